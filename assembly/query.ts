@@ -14,6 +14,7 @@ import {
   isRun,
   keyAt,
   lastRunAtOrBefore,
+  lowerBound16,
   parseHeader,
 } from "./format";
 
@@ -104,21 +105,142 @@ function clearOut(out: usize, n: u32, mode: u32): void {
 
 /**
  * Many offsets (u32 at q) against one blob. Results go to `out`: one byte per query (mode 0) or
- * one bit per query (mode 1). Returns the number of hits or an error code.
+ * one bit per query (mode 1; `out` must still have room for n bytes, packed in place at the end).
+ * Returns the number of hits or an error code.
+ *
+ * Ascending stretches of queries are merged against each container in one pass with local
+ * cursors; a descending query only restarts the container search.
  */
 export function containsMany(ptr: usize, len: usize, q: usize, n: u32, out: usize, mode: u32): i32 {
   if (mode > 1) return E_BAD_ARGUMENT;
-  const err = cursorOpen(ptr, len);
+  const err = parseHeader(ptr, len);
   if (err != 0) return err;
-  clearOut(out, n, mode);
-  let hits: i32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
-    const hit = cursorHas(load<u32>(q + (<usize>i << 2)));
-    if (hit < 0) return hit;
+  let hits: u32 = 0;
+  let i: u32 = 0;
+  let searchFrom: u32 = 0;
+  let prev: u32 = 0;
+  while (i < n) {
+    const first = load<u32>(q + (<usize>i << 2));
+    if (first < prev) searchFrom = 0;
+    const hi = first >>> 16;
+    const idx = findKey(hi, searchFrom);
+    // The group: queries from i on that stay in this container and keep ascending.
+    let last = first;
+    if (idx < 0) {
+      do {
+        store<u8>(out + i, 0);
+        last = load<u32>(q + (<usize>i << 2));
+        i++;
+      } while (i < n && inGroup(load<u32>(q + (<usize>i << 2)), hi, last));
+      prev = last;
+      continue;
+    }
+    searchFrom = <u32>idx + 1;
+    const p = bodyStart(<u32>idx);
+    if (p == 0) return E_TRUNCATED;
+    const card = cardAt(<u32>idx);
+    if (isRun(<u32>idx)) {
+      const nRuns = <u32>load<u16>(p);
+      let r: u32 = 0;
+      do {
+        last = load<u32>(q + (<usize>i << 2));
+        const lo = last & 0xffff;
+        // advance to the last run starting at or before lo
+        while (r + 1 < nRuns && <u32>load<u16>(p + 2 + (<usize>(r + 1) << 2)) <= lo) r++;
+        const run = p + 2 + (<usize>r << 2);
+        const start = <u32>load<u16>(run);
+        const hit: u32 = lo >= start && lo <= start + <u32>load<u16>(run, 2) ? 1 : 0;
+        store<u8>(out + i, <u8>hit);
+        hits += hit;
+        i++;
+      } while (i < n && inGroup(load<u32>(q + (<usize>i << 2)), hi, last));
+    } else if (card > ARRAY_MAX) {
+      do {
+        last = load<u32>(q + (<usize>i << 2));
+        const lo = last & 0xffff;
+        const hit = (<u32>load<u8>(p + (lo >>> 3)) >>> (lo & 7)) & 1;
+        store<u8>(out + i, <u8>hit);
+        hits += hit;
+        i++;
+      } while (i < n && inGroup(load<u32>(q + (<usize>i << 2)), hi, last));
+    } else {
+      // Count the group first: its size decides between merging and materializing.
+      let j = i + 1;
+      last = first;
+      while (j < n) {
+        const x = load<u32>(q + (<usize>j << 2));
+        if (!inGroup(x, hi, last)) break;
+        last = x;
+        j++;
+      }
+      if ((j - i) << 2 > card) hits += arrayGroupViaBits(p, card, q, i, j, out);
+      else hits += arrayGroupMerge(p, card, q, i, j, out);
+      i = j;
+    }
+    prev = last;
+  }
+  if (mode == 1) packBits(out, n);
+  return <i32>hits;
+}
+
+/**
+ * Many sorted queries against one array container: spread the array into a bitset once, answer
+ * each query with a branch-free bit test, then clear only the bits that were set. Far cheaper
+ * than a data-dependent merge once there are more than a few queries per member.
+ */
+const SPREAD: usize = memory.data(8192);
+
+function arrayGroupViaBits(p: usize, card: u32, q: usize, i: u32, j: u32, out: usize): u32 {
+  for (let k: u32 = 0; k < card; k++) {
+    const lo = <u32>load<u16>(p + (<usize>k << 1));
+    const b = SPREAD + (lo >>> 3);
+    store<u8>(b, load<u8>(b) | (<u8>1 << <u8>(lo & 7)));
+  }
+  let hits: u32 = 0;
+  for (let k = i; k < j; k++) {
+    const lo = load<u32>(q + (<usize>k << 2)) & 0xffff;
+    const hit = (<u32>load<u8>(SPREAD + (lo >>> 3)) >>> (lo & 7)) & 1;
+    store<u8>(out + k, <u8>hit);
     hits += hit;
-    emit(out, mode, i, hit);
+  }
+  for (let k: u32 = 0; k < card; k++) store<u8>(SPREAD + (<usize>load<u16>(p + (<usize>k << 1)) >>> 3), 0);
+  return hits;
+}
+
+/** Few sorted queries against one array container: galloping merge. */
+function arrayGroupMerge(p: usize, card: u32, q: usize, i: u32, j: u32, out: usize): u32 {
+  let hits: u32 = 0;
+  let pos: u32 = 0;
+  for (let k = i; k < j; k++) {
+    const lo = load<u32>(q + (<usize>k << 2)) & 0xffff;
+    pos = gallop16(p, pos, card, lo);
+    const hit: u32 = pos < card && <u32>load<u16>(p + (<usize>pos << 1)) == lo ? 1 : 0;
+    store<u8>(out + k, <u8>hit);
+    hits += hit;
   }
   return hits;
+}
+
+// @ts-ignore: decorator
+@inline
+function inGroup(x: u32, hi: u32, last: u32): bool {
+  return x >>> 16 == hi && x >= last;
+}
+
+/** Packs n bytes (0/1) at out into n bits at out, in place: byte k is written after 8k..8k+7 are read. */
+function packBits(out: usize, n: u32): void {
+  const full = n >>> 3;
+  for (let k: u32 = 0; k < full; k++) {
+    const v = load<u64>(out + (<usize>k << 3));
+    // gather the low bit of each of the 8 bytes into one byte
+    store<u8>(out + k, <u8>(((v & 0x0101010101010101) * 0x0102040810204080) >>> 56));
+  }
+  const rest = n & 7;
+  if (rest != 0) {
+    let b: u32 = 0;
+    for (let j: u32 = 0; j < rest; j++) b |= <u32>load<u8>(out + (full << 3) + j) << j;
+    store<u8>(out + full, <u8>b);
+  }
 }
 
 /**

@@ -302,7 +302,8 @@ export class BitmapCore {
   batch(ptr: number, len: number, offsets: Uint32Array, format: BatchFormat): Uint8Array {
     const n = offsets.length;
     const outBytes = format === "bytes" ? n : (n + 7) >>> 3;
-    const area = this.#scratchArea(n * 4 + outBytes);
+    // Room for one byte per query either way: bits are packed in place by the core.
+    const area = this.#scratchArea(n * 4 + n + 8);
     this.#u32.set(offsets, area >>> 2);
     const out = area + n * 4;
     const rc = this.#x.containsMany(ptr, len, area, n, out, format === "bytes" ? 0 : 1);
