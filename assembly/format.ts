@@ -62,11 +62,11 @@ export function parseHeader(ptr: usize, len: usize): i32 {
     return E_BAD_COOKIE;
   }
   const desc = p;
-  p += <usize>n << 2;
+  p += (<usize>n) << 2;
   let offsets: usize = 0;
   if (hasOffsets) {
     offsets = p;
-    p += <usize>n << 2;
+    p += (<usize>n) << 2;
   }
   if (p > end) return E_TRUNCATED;
   hBase = ptr;
@@ -79,20 +79,20 @@ export function parseHeader(ptr: usize, len: usize): i32 {
   return 0;
 }
 
-// @ts-ignore: decorator
-@inline
+/** The byte mask of bit n within its byte (n & 7). */
+export function bitOf(n: u32): u8 {
+  const one: u32 = 1;
+  return <u8>(one << (n & 7));
+}
+
 export function keyAt(i: u32): u32 {
-  return <u32>load<u16>(hDesc + (<usize>i << 2));
+  return <u32>load<u16>(hDesc + ((<usize>i) << 2));
 }
 
-// @ts-ignore: decorator
-@inline
 export function cardAt(i: u32): u32 {
-  return <u32>load<u16>(hDesc + (<usize>i << 2), 2) + 1;
+  return <u32>load<u16>(hDesc + ((<usize>i) << 2), 2) + 1;
 }
 
-// @ts-ignore: decorator
-@inline
 export function isRun(i: u32): bool {
   return hRunFlags != 0 && ((load<u8>(hRunFlags + (i >>> 3)) >>> (i & 7)) & 1) != 0;
 }
@@ -101,10 +101,10 @@ export function isRun(i: u32): bool {
 export function bodySize(i: u32, p: usize): usize {
   if (isRun(i)) {
     if (p + 2 > hEnd) return 0;
-    return 2 + (<usize>load<u16>(p) << 2);
+    return 2 + ((<usize>load<u16>(p)) << 2);
   }
   const card = cardAt(i);
-  return card > ARRAY_MAX ? BITSET_BYTES : <usize>card << 1;
+  return card > ARRAY_MAX ? BITSET_BYTES : (<usize>card) << 1;
 }
 
 /**
@@ -114,7 +114,7 @@ export function bodySize(i: u32, p: usize): usize {
 export function bodyStart(i: u32): usize {
   let p: usize;
   if (hOffsets != 0) {
-    p = hBase + <usize>load<u32>(hOffsets + (<usize>i << 2));
+    p = hBase + <usize>load<u32>(hOffsets + ((<usize>i) << 2));
     if (p < hBodies) return 0;
   } else {
     p = hBodies;
@@ -154,7 +154,7 @@ export function lowerBound16(p: usize, from: u32, count: u32, v: u32): u32 {
   let hi = count;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (<u32>load<u16>(p + (<usize>mid << 1)) < v) lo = mid + 1;
+    if (<u32>load<u16>(p + ((<usize>mid) << 1)) < v) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -168,7 +168,7 @@ export function gallop16(p: usize, from: u32, count: u32, v: u32): u32 {
   let step: u32 = 1;
   let lo = from;
   let hi = from;
-  while (hi < count && <u32>load<u16>(p + (<usize>hi << 1)) < v) {
+  while (hi < count && <u32>load<u16>(p + ((<usize>hi) << 1)) < v) {
     lo = hi + 1;
     hi = from + step;
     step <<= 1;
@@ -183,26 +183,24 @@ export function lastRunAtOrBefore(p: usize, from: u32, nRuns: u32, v: u32): i32 
   let hi = nRuns;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (<u32>load<u16>(p + 2 + (<usize>mid << 2)) <= v) lo = mid + 1;
+    if (<u32>load<u16>(p + 2 + ((<usize>mid) << 2)) <= v) lo = mid + 1;
     else hi = mid;
   }
   return <i32>lo - 1;
 }
 
 /** Membership of `lo` in container i whose body starts at p. */
-// @ts-ignore: decorator
-@inline
 export function containerHas(i: u32, p: usize, lo: u32): bool {
   if (isRun(i)) {
     const r = lastRunAtOrBefore(p, 0, <u32>load<u16>(p), lo);
     if (r < 0) return false;
-    const q = p + 2 + (<usize>r << 2);
+    const q = p + 2 + ((<usize>r) << 2);
     return lo <= <u32>load<u16>(q) + <u32>load<u16>(q, 2);
   }
   const card = cardAt(i);
   if (card > ARRAY_MAX) return ((load<u8>(p + (lo >>> 3)) >>> (lo & 7)) & 1) != 0;
   const k = lowerBound16(p, 0, card, lo);
-  return k < card && <u32>load<u16>(p + (<usize>k << 1)) == lo;
+  return k < card && <u32>load<u16>(p + ((<usize>k) << 1)) == lo;
 }
 
 /** Number of members <= lo in container i (body at p). */
@@ -211,7 +209,7 @@ export function containerRank(i: u32, p: usize, lo: u32): u32 {
     const nRuns = <u32>load<u16>(p);
     let count: u32 = 0;
     for (let r: u32 = 0; r < nRuns; r++) {
-      const q = p + 2 + (<usize>r << 2);
+      const q = p + 2 + ((<usize>r) << 2);
       const start = <u32>load<u16>(q);
       if (start > lo) break;
       const last = start + <u32>load<u16>(q, 2);
@@ -223,10 +221,10 @@ export function containerRank(i: u32, p: usize, lo: u32): u32 {
   if (card > ARRAY_MAX) {
     const words = lo >>> 6;
     let count: u32 = 0;
-    for (let w: u32 = 0; w < words; w++) count += <u32>popcnt(load<u64>(p + (<usize>w << 3)));
+    for (let w: u32 = 0; w < words; w++) count += <u32>popcnt(load<u64>(p + ((<usize>w) << 3)));
     const bits = lo & 63;
-    const last = load<u64>(p + (<usize>words << 3));
-    const mask: u64 = bits == 63 ? 0xffffffffffffffff : (<u64>1 << (<u64>bits + 1)) - 1;
+    const last = load<u64>(p + ((<usize>words) << 3));
+    const mask: u64 = bits == 63 ? u64.MAX_VALUE : ((1 as u64) << ((bits + 1) as u64)) - 1;
     return count + <u32>popcnt(last & mask);
   }
   const k = lowerBound16(p, 0, card, lo + 1);
@@ -238,7 +236,7 @@ export function containerSelect(i: u32, p: usize, r: u32): u32 {
   if (isRun(i)) {
     const nRuns = <u32>load<u16>(p);
     for (let j: u32 = 0; j < nRuns; j++) {
-      const q = p + 2 + (<usize>j << 2);
+      const q = p + 2 + ((<usize>j) << 2);
       const length = <u32>load<u16>(q, 2) + 1;
       if (r < length) return <u32>load<u16>(q) + r;
       r -= length;
@@ -248,7 +246,7 @@ export function containerSelect(i: u32, p: usize, r: u32): u32 {
   const card = cardAt(i);
   if (card > ARRAY_MAX) {
     for (let w: u32 = 0; w < 1024; w++) {
-      let word = load<u64>(p + (<usize>w << 3));
+      let word = load<u64>(p + ((<usize>w) << 3));
       const pc = <u32>popcnt(word);
       if (r < pc) {
         for (let k: u32 = 0; k < r; k++) word &= word - 1;
@@ -258,7 +256,7 @@ export function containerSelect(i: u32, p: usize, r: u32): u32 {
     }
     return 0;
   }
-  return <u32>load<u16>(p + (<usize>r << 1));
+  return <u32>load<u16>(p + ((<usize>r) << 1));
 }
 
 /** Smallest and largest low part of container i (body at p); returns (min << 16) | max. */
@@ -268,20 +266,20 @@ export function containerMinMax(i: u32, p: usize): u32 {
   if (isRun(i)) {
     const nRuns = <u32>load<u16>(p);
     mn = <u32>load<u16>(p, 2);
-    const q = p + 2 + (<usize>(nRuns - 1) << 2);
+    const q = p + 2 + ((<usize>(nRuns - 1)) << 2);
     mx = <u32>load<u16>(q) + <u32>load<u16>(q, 2);
   } else {
     const card = cardAt(i);
     if (card > ARRAY_MAX) {
       let w: u32 = 0;
-      while (load<u64>(p + (<usize>w << 3)) == 0) w++;
-      mn = (w << 6) + <u32>ctz(load<u64>(p + (<usize>w << 3)));
+      while (load<u64>(p + ((<usize>w) << 3)) == 0) w++;
+      mn = (w << 6) + <u32>ctz(load<u64>(p + ((<usize>w) << 3)));
       w = 1023;
-      while (load<u64>(p + (<usize>w << 3)) == 0) w--;
-      mx = (w << 6) + 63 - <u32>clz(load<u64>(p + (<usize>w << 3)));
+      while (load<u64>(p + ((<usize>w) << 3)) == 0) w--;
+      mx = (w << 6) + 63 - <u32>clz(load<u64>(p + ((<usize>w) << 3)));
     } else {
       mn = <u32>load<u16>(p);
-      mx = <u32>load<u16>(p + (<usize>(card - 1) << 1));
+      mx = <u32>load<u16>(p + ((<usize>(card - 1)) << 1));
     }
   }
   return (mn << 16) | mx;

@@ -14,8 +14,8 @@ import {
   isRun,
   keyAt,
   lastRunAtOrBefore,
-  lowerBound16,
   parseHeader,
+  bitOf,
 } from "./format";
 
 /** 1 if `x` is in the blob, 0 if not, or an error code. No deserialization: reads the bytes. */
@@ -82,21 +82,19 @@ function cursorHas(q: u32): i32 {
   if (cKind == 0) {
     const k = gallop16(p, cPos, cCard, lo);
     cPos = k;
-    return k < cCard && <u32>load<u16>(p + (<usize>k << 1)) == lo ? 1 : 0;
+    return k < cCard && <u32>load<u16>(p + ((<usize>k) << 1)) == lo ? 1 : 0;
   }
   if (cKind == 1) return (load<u8>(p + (lo >>> 3)) >>> (lo & 7)) & 1;
   const r = lastRunAtOrBefore(p, cPos, <u32>load<u16>(p), lo);
   if (r < 0) return 0;
   cPos = <u32>r;
-  const run = p + 2 + (<usize>r << 2);
+  const run = p + 2 + ((<usize>r) << 2);
   return lo <= <u32>load<u16>(run) + <u32>load<u16>(run, 2) ? 1 : 0;
 }
 
-// @ts-ignore: decorator
-@inline
 function emit(out: usize, mode: u32, i: u32, hit: i32): void {
   if (mode == 0) store<u8>(out + i, <u8>hit);
-  else if (hit) store<u8>(out + (i >>> 3), load<u8>(out + (i >>> 3)) | (<u8>1 << <u8>(i & 7)));
+  else if (hit) store<u8>(out + (i >>> 3), load<u8>(out + (i >>> 3)) | bitOf(i));
 }
 
 function clearOut(out: usize, n: u32, mode: u32): void {
@@ -120,7 +118,7 @@ export function containsMany(ptr: usize, len: usize, q: usize, n: u32, out: usiz
   let searchFrom: u32 = 0;
   let prev: u32 = 0;
   while (i < n) {
-    const first = load<u32>(q + (<usize>i << 2));
+    const first = load<u32>(q + ((<usize>i) << 2));
     if (first < prev) searchFrom = 0;
     const hi = first >>> 16;
     const idx = findKey(hi, searchFrom);
@@ -129,9 +127,9 @@ export function containsMany(ptr: usize, len: usize, q: usize, n: u32, out: usiz
     if (idx < 0) {
       do {
         store<u8>(out + i, 0);
-        last = load<u32>(q + (<usize>i << 2));
+        last = load<u32>(q + ((<usize>i) << 2));
         i++;
-      } while (i < n && inGroup(load<u32>(q + (<usize>i << 2)), hi, last));
+      } while (i < n && inGroup(load<u32>(q + ((<usize>i) << 2)), hi, last));
       prev = last;
       continue;
     }
@@ -143,32 +141,32 @@ export function containsMany(ptr: usize, len: usize, q: usize, n: u32, out: usiz
       const nRuns = <u32>load<u16>(p);
       let r: u32 = 0;
       do {
-        last = load<u32>(q + (<usize>i << 2));
+        last = load<u32>(q + ((<usize>i) << 2));
         const lo = last & 0xffff;
         // advance to the last run starting at or before lo
-        while (r + 1 < nRuns && <u32>load<u16>(p + 2 + (<usize>(r + 1) << 2)) <= lo) r++;
-        const run = p + 2 + (<usize>r << 2);
+        while (r + 1 < nRuns && <u32>load<u16>(p + 2 + ((<usize>(r + 1)) << 2)) <= lo) r++;
+        const run = p + 2 + ((<usize>r) << 2);
         const start = <u32>load<u16>(run);
         const hit: u32 = lo >= start && lo <= start + <u32>load<u16>(run, 2) ? 1 : 0;
         store<u8>(out + i, <u8>hit);
         hits += hit;
         i++;
-      } while (i < n && inGroup(load<u32>(q + (<usize>i << 2)), hi, last));
+      } while (i < n && inGroup(load<u32>(q + ((<usize>i) << 2)), hi, last));
     } else if (card > ARRAY_MAX) {
       do {
-        last = load<u32>(q + (<usize>i << 2));
+        last = load<u32>(q + ((<usize>i) << 2));
         const lo = last & 0xffff;
-        const hit = (<u32>load<u8>(p + (lo >>> 3)) >>> (lo & 7)) & 1;
+        const hit = ((<u32>load<u8>(p + (lo >>> 3))) >>> (lo & 7)) & 1;
         store<u8>(out + i, <u8>hit);
         hits += hit;
         i++;
-      } while (i < n && inGroup(load<u32>(q + (<usize>i << 2)), hi, last));
+      } while (i < n && inGroup(load<u32>(q + ((<usize>i) << 2)), hi, last));
     } else {
       // Count the group first: its size decides between merging and materializing.
       let j = i + 1;
       last = first;
       while (j < n) {
-        const x = load<u32>(q + (<usize>j << 2));
+        const x = load<u32>(q + ((<usize>j) << 2));
         if (!inGroup(x, hi, last)) break;
         last = x;
         j++;
@@ -192,18 +190,18 @@ const SPREAD: usize = memory.data(8192);
 
 function arrayGroupViaBits(p: usize, card: u32, q: usize, i: u32, j: u32, out: usize): u32 {
   for (let k: u32 = 0; k < card; k++) {
-    const lo = <u32>load<u16>(p + (<usize>k << 1));
+    const lo = <u32>load<u16>(p + ((<usize>k) << 1));
     const b = SPREAD + (lo >>> 3);
-    store<u8>(b, load<u8>(b) | (<u8>1 << <u8>(lo & 7)));
+    store<u8>(b, load<u8>(b) | bitOf(lo));
   }
   let hits: u32 = 0;
   for (let k = i; k < j; k++) {
-    const lo = load<u32>(q + (<usize>k << 2)) & 0xffff;
-    const hit = (<u32>load<u8>(SPREAD + (lo >>> 3)) >>> (lo & 7)) & 1;
+    const lo = load<u32>(q + ((<usize>k) << 2)) & 0xffff;
+    const hit = ((<u32>load<u8>(SPREAD + (lo >>> 3))) >>> (lo & 7)) & 1;
     store<u8>(out + k, <u8>hit);
     hits += hit;
   }
-  for (let k: u32 = 0; k < card; k++) store<u8>(SPREAD + (<usize>load<u16>(p + (<usize>k << 1)) >>> 3), 0);
+  for (let k: u32 = 0; k < card; k++) store<u8>(SPREAD + ((<usize>load<u16>(p + ((<usize>k) << 1))) >>> 3), 0);
   return hits;
 }
 
@@ -212,17 +210,15 @@ function arrayGroupMerge(p: usize, card: u32, q: usize, i: u32, j: u32, out: usi
   let hits: u32 = 0;
   let pos: u32 = 0;
   for (let k = i; k < j; k++) {
-    const lo = load<u32>(q + (<usize>k << 2)) & 0xffff;
+    const lo = load<u32>(q + ((<usize>k) << 2)) & 0xffff;
     pos = gallop16(p, pos, card, lo);
-    const hit: u32 = pos < card && <u32>load<u16>(p + (<usize>pos << 1)) == lo ? 1 : 0;
+    const hit: u32 = pos < card && <u32>load<u16>(p + ((<usize>pos) << 1)) == lo ? 1 : 0;
     store<u8>(out + k, <u8>hit);
     hits += hit;
   }
   return hits;
 }
 
-// @ts-ignore: decorator
-@inline
 function inGroup(x: u32, hi: u32, last: u32): bool {
   return x >>> 16 == hi && x >= last;
 }
@@ -231,14 +227,14 @@ function inGroup(x: u32, hi: u32, last: u32): bool {
 function packBits(out: usize, n: u32): void {
   const full = n >>> 3;
   for (let k: u32 = 0; k < full; k++) {
-    const v = load<u64>(out + (<usize>k << 3));
+    const v = load<u64>(out + ((<usize>k) << 3));
     // gather the low bit of each of the 8 bytes into one byte
     store<u8>(out + k, <u8>(((v & 0x0101010101010101) * 0x0102040810204080) >>> 56));
   }
   const rest = n & 7;
   if (rest != 0) {
     let b: u32 = 0;
-    for (let j: u32 = 0; j < rest; j++) b |= <u32>load<u8>(out + (full << 3) + j) << j;
+    for (let j: u32 = 0; j < rest; j++) b |= (<u32>load<u8>(out + (full << 3) + j)) << j;
     store<u8>(out + full, <u8>b);
   }
 }
@@ -342,7 +338,7 @@ export function extract(ptr: usize, len: usize, from: f64, count: u32, out: usiz
     if (p == 0) return E_TRUNCATED;
     const high = keyAt(i) << 16;
     const want = count - written;
-    const dst = out + (<usize>written << 2);
+    const dst = out + ((<usize>written) << 2);
     const n = emitContainer(i, p, <u32>k, want, high, dst);
     written += n;
     k = 0;
@@ -355,7 +351,7 @@ function emitContainer(i: u32, p: usize, skip: u32, want: u32, high: u32, dst: u
   if (isRun(i)) {
     const nRuns = <u32>load<u16>(p);
     for (let r: u32 = 0; r < nRuns && n < want; r++) {
-      const run = p + 2 + (<usize>r << 2);
+      const run = p + 2 + ((<usize>r) << 2);
       const start = <u32>load<u16>(run);
       const length = <u32>load<u16>(run, 2) + 1;
       if (skip >= length) {
@@ -363,7 +359,7 @@ function emitContainer(i: u32, p: usize, skip: u32, want: u32, high: u32, dst: u
         continue;
       }
       for (let v = start + skip; v < start + length && n < want; v++) {
-        store<u32>(dst + (<usize>n << 2), high | v);
+        store<u32>(dst + ((<usize>n) << 2), high | v);
         n++;
       }
       skip = 0;
@@ -372,22 +368,22 @@ function emitContainer(i: u32, p: usize, skip: u32, want: u32, high: u32, dst: u
   }
   const card = cardAt(i);
   if (card > ARRAY_MAX) {
-    let v = containerSelect(i, p, skip);
+    const v = containerSelect(i, p, skip);
     let w = v >>> 6;
-    let word = load<u64>(p + (<usize>w << 3)) & (<u64>-1 << <u64>(v & 63));
+    let word = load<u64>(p + ((<usize>w) << 3)) & (u64.MAX_VALUE << ((v & 63) as u64));
     while (n < want) {
       while (word == 0) {
         if (++w == 1024) return n;
-        word = load<u64>(p + (<usize>w << 3));
+        word = load<u64>(p + ((<usize>w) << 3));
       }
-      store<u32>(dst + (<usize>n << 2), high | ((w << 6) + <u32>ctz(word)));
+      store<u32>(dst + ((<usize>n) << 2), high | ((w << 6) + <u32>ctz(word)));
       n++;
       word &= word - 1;
     }
     return n;
   }
   for (let j = skip; j < card && n < want; j++) {
-    store<u32>(dst + (<usize>n << 2), high | <u32>load<u16>(p + (<usize>j << 1)));
+    store<u32>(dst + ((<usize>n) << 2), high | (<u32>load<u16>(p + ((<usize>j) << 1))));
     n++;
   }
   return n;

@@ -14,6 +14,7 @@ import {
   hN,
   isRun,
   keyAt,
+  bitOf,
 } from "./format";
 import { validateBlob } from "./validate";
 
@@ -34,8 +35,8 @@ const KIND_BITSET: u8 = 1;
 const KIND_RUN: u8 = 2;
 
 function headerBytes(m: u32, hasRun: bool): usize {
-  if (!hasRun) return 8 + (<usize>m << 3);
-  return 4 + ((<usize>m + 7) >>> 3) + (<usize>m << 2) + (m >= NO_OFFSET_THRESHOLD ? <usize>m << 2 : 0);
+  if (!hasRun) return 8 + ((<usize>m) << 3);
+  return 4 + ((<usize>m + 7) >>> 3) + ((<usize>m) << 2) + (m >= NO_OFFSET_THRESHOLD ? (<usize>m) << 2 : 0);
 }
 
 /** Writes cookie, run flags and (when required) zeroed offsets; returns the descriptive header. */
@@ -50,11 +51,9 @@ function writeCookie(dst: usize, m: u32, hasRun: bool): usize {
   return dst + 4 + ((<usize>m + 7) >>> 3);
 }
 
-// @ts-ignore: decorator
-@inline
 function setRunFlag(dst: usize, j: u32): void {
   const b = dst + 4 + (j >>> 3);
-  store<u8>(b, load<u8>(b) | (<u8>1 << <u8>(j & 7)));
+  store<u8>(b, load<u8>(b) | bitOf(j));
 }
 
 function writeRecord(idx: usize, seg: u64, blobOff: usize, blobLen: usize, card: u64, mn: u32, mx: u32): void {
@@ -129,7 +128,7 @@ export function segmentPortable(ptr: usize, len: usize, bits: u32): i32 {
     const m = j - i;
     const base = seg << shift;
     const desc = writeCookie(out, m, hasRun);
-    const offsets = desc + (<usize>m << 2);
+    const offsets = desc + ((<usize>m) << 2);
     const withOffsets = !hasRun || m >= NO_OFFSET_THRESHOLD;
     let body = out + headerBytes(m, hasRun);
     const firstBody = body;
@@ -138,9 +137,9 @@ export function segmentPortable(ptr: usize, len: usize, bits: u32): i32 {
     for (let k: u32 = 0; k < m; k++) {
       const c = i + k;
       if (hasRun && isRun(c)) setRunFlag(out, k);
-      store<u16>(desc + (<usize>k << 2), <u16>(keyAt(c) - base));
-      store<u16>(desc + (<usize>k << 2), <u16>(cardAt(c) - 1), 2);
-      if (withOffsets) store<u32>(offsets + (<usize>k << 2), <u32>(body - out));
+      store<u16>(desc + ((<usize>k) << 2), <u16>(keyAt(c) - base));
+      store<u16>(desc + ((<usize>k) << 2), <u16>(cardAt(c) - 1), 2);
+      if (withOffsets) store<u32>(offsets + ((<usize>k) << 2), <u32>(body - out));
       const s = bodySize(c, q);
       lastBody = q;
       body += s;
@@ -163,8 +162,6 @@ export function segmentPortable(ptr: usize, len: usize, bits: u32): i32 {
 
 // ---- sorted positions -------------------------------------------------------------------
 
-// @ts-ignore: decorator
-@inline
 function valueAt(ptr: usize, i: usize, wide: bool): u64 {
   return wide ? load<u64>(ptr + (i << 3)) : <u64>load<u32>(ptr + (i << 2));
 }
@@ -177,7 +174,7 @@ let planCapacity: u32 = 0;
 function ensurePlan(entries: u32): void {
   if (entries <= planCapacity) return;
   if (plan != 0) heap.free(plan);
-  plan = heap.alloc(<usize>entries << 4);
+  plan = heap.alloc((<usize>entries) << 4);
   planCapacity = entries;
 }
 
@@ -190,14 +187,14 @@ let planHasRun: bool = false;
 let planBodies: usize = 0;
 
 function planSegment(ptr: usize, count: usize, i: usize, wide: bool, bits: u32): usize {
-  const seg = valueAt(ptr, i, wide) >>> <u64>bits;
-  const segKeyBase = seg << <u64>(bits - 16);
+  const seg = valueAt(ptr, i, wide) >>> (<u64>bits);
+  const segKeyBase = seg << ((bits - 16) as u64);
   planCount = 0;
   planHasRun = false;
   planBodies = 0;
   while (i < count) {
     const v0 = valueAt(ptr, i, wide);
-    if (v0 >>> <u64>bits != seg) break;
+    if (v0 >>> (<u64>bits) != seg) break;
     const key = v0 >>> 16;
     const start = i;
     let card: u32 = 0;
@@ -214,8 +211,8 @@ function planSegment(ptr: usize, count: usize, i: usize, wide: bool, bits: u32):
       }
       i++;
     }
-    const plain: usize = card > ARRAY_MAX ? BITSET_BYTES : <usize>card << 1;
-    const runBytes: usize = 2 + (<usize>runs << 2);
+    const plain: usize = card > ARRAY_MAX ? BITSET_BYTES : (<usize>card) << 1;
+    const runBytes: usize = 2 + ((<usize>runs) << 2);
     let kind = card > ARRAY_MAX ? KIND_BITSET : KIND_ARRAY;
     let bytes = plain;
     // CRoaring's runOptimize rule (it counts an array as 2 + 2·card), so output matches it byte for byte.
@@ -224,7 +221,7 @@ function planSegment(ptr: usize, count: usize, i: usize, wide: bool, bits: u32):
       bytes = runBytes;
       planHasRun = true;
     }
-    const e = plan + (<usize>planCount << 4);
+    const e = plan + ((<usize>planCount) << 4);
     store<u32>(e, <u32>start);
     store<u32>(e, <u32>i, 4);
     store<u32>(e, card, 8);
@@ -245,7 +242,7 @@ function writeBody(ptr: usize, wide: bool, e: usize, dst: usize): usize {
     for (let i = start; i < end; i++) {
       const lo = <u32>(valueAt(ptr, i, wide) & 0xffff);
       const b = dst + (lo >>> 3);
-      store<u8>(b, load<u8>(b) | (<u8>1 << <u8>(lo & 7)));
+      store<u8>(b, load<u8>(b) | bitOf(lo));
     }
     return BITSET_BYTES;
   }
@@ -295,7 +292,7 @@ export function segmentSorted(ptr: usize, count: u32, wide: u32, bits: u32): i32
   for (let i: usize = 1; i < n; i++) {
     if (valueAt(ptr, i, w) < valueAt(ptr, i - 1, w)) return E_UNSORTED_INPUT;
   }
-  ensurePlan(<u32>1 << (bits - 16));
+  ensurePlan((<u32>1) << (bits - 16));
 
   let total: usize = 0;
   let segments: u32 = 0;
@@ -308,29 +305,29 @@ export function segmentSorted(ptr: usize, count: u32, wide: u32, bits: u32): i32
 
   const blobs = heap.alloc(total > 0 ? total : 1);
   const index = heap.alloc(segments > 0 ? <usize>segments * RECORD_BYTES : 1);
-  const mask: u64 = (<u64>1 << <u64>bits) - 1;
+  const mask: u64 = ((1 as u64) << (bits as u64)) - 1;
   let out = blobs;
   let rec = index;
   i = 0;
   while (i < n) {
     const first = i;
-    const seg = valueAt(ptr, i, w) >>> <u64>bits;
+    const seg = valueAt(ptr, i, w) >>> (<u64>bits);
     i = planSegment(ptr, n, i, w, bits);
     const m = planCount;
     const hasRun = planHasRun;
     const desc = writeCookie(out, m, hasRun);
-    const offsets = desc + (<usize>m << 2);
+    const offsets = desc + ((<usize>m) << 2);
     const withOffsets = !hasRun || m >= NO_OFFSET_THRESHOLD;
     let body = out + headerBytes(m, hasRun);
     let card: u64 = 0;
     for (let k: u32 = 0; k < m; k++) {
-      const e = plan + (<usize>k << 4);
+      const e = plan + ((<usize>k) << 4);
       const c = load<u32>(e, 8);
       card += c;
       if (load<u8>(e, 14) == KIND_RUN) setRunFlag(out, k);
-      store<u16>(desc + (<usize>k << 2), load<u16>(e, 12));
-      store<u16>(desc + (<usize>k << 2), <u16>(c - 1), 2);
-      if (withOffsets) store<u32>(offsets + (<usize>k << 2), <u32>(body - out));
+      store<u16>(desc + ((<usize>k) << 2), load<u16>(e, 12));
+      store<u16>(desc + ((<usize>k) << 2), <u16>(c - 1), 2);
+      if (withOffsets) store<u32>(offsets + ((<usize>k) << 2), <u32>(body - out));
       body += writeBody(ptr, w, e, body);
     }
     const mn = <u32>(valueAt(ptr, first, w) & mask);

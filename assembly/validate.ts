@@ -37,18 +37,18 @@ export function validateBlob(ptr: usize, len: usize, keyLimit: u32): i32 {
     if (key >= keyLimit) return E_VALUE_OUT_OF_SEGMENT;
     prevKey = <i32>key;
     // Writers lay containers out back to back; an offset anywhere else is corrupt.
-    if (hOffsets != 0 && hBase + <usize>load<u32>(hOffsets + (<usize>i << 2)) != p) return E_BAD_OFFSET;
+    if (hOffsets != 0 && hBase + <usize>load<u32>(hOffsets + ((<usize>i) << 2)) != p) return E_BAD_OFFSET;
     const card = cardAt(i);
     if (isRun(i)) {
       if (p + 2 > hEnd) return E_TRUNCATED;
       const nRuns = <u32>load<u16>(p);
       if (nRuns == 0) return E_BAD_RUN;
-      const size: usize = 2 + (<usize>nRuns << 2);
+      const size: usize = 2 + ((<usize>nRuns) << 2);
       if (p + size > hEnd) return E_TRUNCATED;
       let total: u32 = 0;
       let nextFree: i32 = 0; // first value a run may start at
       for (let r: u32 = 0; r < nRuns; r++) {
-        const q = p + 2 + (<usize>r << 2);
+        const q = p + 2 + ((<usize>r) << 2);
         const start = <i32>load<u16>(q);
         const length = <i32>load<u16>(q, 2);
         if (start < nextFree || start + length > 0xffff) return E_BAD_RUN;
@@ -64,7 +64,7 @@ export function validateBlob(ptr: usize, len: usize, keyLimit: u32): i32 {
       if (total != card) return E_BAD_CARDINALITY;
       p += BITSET_BYTES;
     } else {
-      const size = <usize>card << 1;
+      const size = (<usize>card) << 1;
       if (p + size > hEnd) return E_TRUNCATED;
       let prev: i32 = -1;
       for (let k: usize = 0; k < size; k += 2) {

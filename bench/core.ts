@@ -61,10 +61,11 @@ function zeroCopySingle(q: Uint32Array): number {
 }
 
 /** Sorted positions: one batch call per segment, each walking its blob once. */
+const offsetsBuffer = new Uint32Array(queryCount);
 function zeroCopySortedBatch(q: Uint32Array): number {
   let hits = 0;
   let i = 0;
-  const offsets = new Uint32Array(q.length);
+  const offsets = offsetsBuffer;
   while (i < q.length) {
     const seg = segmentOf(q[i]!);
     let j = i;
@@ -175,7 +176,9 @@ const setup = {
 };
 
 log(`bench:core  ${memberCount} members in ${space} bits, ${queryCount} queries, segments of 2^${bits}`);
-log(`            ${setup.segments} segments, ${setup.segment_bytes} B; median of ${rounds} rounds; node ${process.version}`);
+log(
+  `            ${setup.segments} segments, ${setup.segment_bytes} B; median of ${rounds} rounds; node ${process.version}`,
+);
 for (const [k, v] of Object.entries(figures)) log(`  ${k.padEnd(32)} ${(v / 1e6).toFixed(2).padStart(8)} M ops/s`);
 for (const [k, v] of Object.entries(ratios)) log(`  ratio ${k.padEnd(26)} ${v.toFixed(2).padStart(8)}x`);
 if (!native) log("  (native `roaring` not installed: not measured)");

@@ -40,7 +40,13 @@ export function randomMembers(count: number, space: number, seed: number): Uint3
 }
 
 /** Queries: `hitRatio` of them drawn from members, the rest uniform in [0, space). */
-export function randomQueries(members: Uint32Array, count: number, space: number, hitRatio: number, seed: number): Uint32Array {
+export function randomQueries(
+  members: Uint32Array,
+  count: number,
+  space: number,
+  hitRatio: number,
+  seed: number,
+): Uint32Array {
   const rnd = mulberry32(seed);
   const q = new Uint32Array(count);
   for (let i = 0; i < count; i++) {

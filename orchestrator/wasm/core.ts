@@ -116,18 +116,19 @@ export class BitmapCore {
     const budget = options.budgetBytes ?? DEFAULT_BUDGET;
     if (!(budget > 0)) throw new RangeError(`budgetBytes must be positive, got ${budget}`);
     const module = new WebAssembly.Module(readFileSync(locateWasm(variant)));
-    let memory: WebAssembly.Memory | undefined;
+    const ref: { memory?: WebAssembly.Memory } = {};
     const imports = {
       env: {
         abort(msg: number, file: number, line: number, col: number): never {
-          const text = memory ? `${readAsString(memory, msg)} at ${readAsString(memory, file)}:${line}:${col}` : "";
+          const m = ref.memory;
+          const text = m ? `${readAsString(m, msg)} at ${readAsString(m, file)}:${line}:${col}` : "";
           throw new WasmCoreError(`WASM core aborted: ${text}`);
         },
       },
     };
     const instance = new WebAssembly.Instance(module, imports);
     const x = instance.exports as unknown as CoreExports;
-    memory = x.memory;
+    ref.memory = x.memory;
     return new BitmapCore(x, budget);
   }
 

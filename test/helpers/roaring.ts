@@ -8,10 +8,7 @@ export { RoaringBitmap32 };
 /** A generator of ascending unique u32 sets, shaped so all container kinds occur. */
 export function arbMembers(opts: { maxKey?: number } = {}): fc.Arbitrary<number[]> {
   const maxKey = opts.maxKey ?? 0xffff;
-  const key = fc.oneof(
-    fc.constantFrom(0, 1, maxKey),
-    fc.integer({ min: 0, max: maxKey }),
-  );
+  const key = fc.oneof(fc.constantFrom(0, 1, maxKey), fc.integer({ min: 0, max: maxKey }));
   // One container's worth of low bits, in one of several shapes.
   const container = fc.tuple(
     key,
@@ -21,9 +18,9 @@ export function arbMembers(opts: { maxKey?: number } = {}): fc.Arbitrary<number[
       // edge values
       fc.subarray([0, 1, 2, 0x7fff, 0xfffe, 0xffff], { minLength: 1 }),
       // dense bitset: many random values
-      fc.integer({ min: 4097, max: 20000 }).chain((n) =>
-        fc.integer({ min: 1, max: 0xffffffff }).map((seed) => randomLows(seed, n)),
-      ),
+      fc
+        .integer({ min: 4097, max: 20000 })
+        .chain((n) => fc.integer({ min: 1, max: 0xffffffff }).map((seed) => randomLows(seed, n))),
       // runs
       fc
         .array(fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 3000 })), {

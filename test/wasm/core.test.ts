@@ -317,7 +317,10 @@ describe("memory ownership", () => {
   it("survives growth, reuses freed space, enforces the budget, and refuses use after dispose", () => {
     const small = BitmapCore.create({ budgetBytes: 40 << 20, variant: "debug" });
     const keep = small.pin(portable([1, 2, 3], false));
-    const bitset = portable(range(0, 30000).map((v) => v * 2), false); // ~8 KB bitsets
+    const bitset = portable(
+      range(0, 30000).map((v) => v * 2),
+      false,
+    ); // ~8 KB bitsets
     // Pin past the initial memory so it grows; `keep` must still answer correctly.
     const blobs = Array.from({ length: 200 }, () => small.pin(bitset));
     const grown = small.stats().memoryBytes;

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The bitsync command line. Subcommands stay thin: each one calls into a module that does the work.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError } from "commander";
+import { configFromEnv, describeConfig } from "../config/config.js";
+import { runCoreDemo } from "../demo/core-demo.js";
+import { BitsyncError } from "../errors.js";
+
+// Compiled (dist/orchestrator/cli) and source (orchestrator/cli) sit at different depths.
+const STACK_SCRIPT = ["../../../scripts/stack.sh", "../../scripts/stack.sh"]
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((path) => existsSync(path));
+
+function positiveInt(raw: string): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${raw} is not a positive integer`);
+  return v;
+}
+
+const program = new Command()
+  .name("bitsync")
+  .description("Audience bitmaps from StarRocks, synced to Redis, served as membership checks")
+  .showHelpAfterError();
+
+program
+  .command("stack")
+  .description("manage the local stack of real servers (Redis, MariaDB, Kafka mock) for tests and demos")
+  .argument("<action>", "up | down | env | status")
+  .action((action: string) => {
+    if (!["up", "down", "env", "status"].includes(action)) {
+      throw new InvalidArgumentError(`unknown stack action "${action}": use up, down, env or status`);
+    }
+    if (!STACK_SCRIPT) throw new BitsyncError("scripts/stack.sh not found: run bitsync from its source tree");
+    const res = spawnSync("bash", [STACK_SCRIPT, action], { stdio: "inherit" });
+    process.exitCode = res.status ?? 1;
+  });
+
+program
+  .command("config")
+  .description("print every setting with its effective value and help")
+  .action(() => {
+    configFromEnv(); // validate first: a bad value fails here with the variable's name
+    for (const line of describeConfig()) console.log(line);
+  });
+
+program
+  .command("demo")
+  .description("demo of the WASM core on a generated audience")
+  .option("--members <n>", "audience size", positiveInt, 1_000_000)
+  .option("--space <n>", "bit space", positiveInt, 100_000_000)
+  .option("--seed <n>", "generator seed", positiveInt, 2026)
+  .action((opts: { members: number; space: number; seed: number }) => {
+    const config = configFromEnv();
+    runCoreDemo({ ...opts, segmentBits: config.segmentBits, print: (l) => console.log(l) });
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (err instanceof BitsyncError || err instanceof InvalidArgumentError) {
+    console.error(`bitsync: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    throw err;
+  }
+}

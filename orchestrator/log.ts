@@ -1,0 +1,17 @@
+// One pino root logger; modules take a child named for themselves.
+import { pino, type Logger } from "pino";
+
+let root: Logger | undefined;
+
+export function rootLogger(level = process.env.BITSYNC_LOG_LEVEL ?? "info"): Logger {
+  root ??= pino({
+    level,
+    base: { service: "bitsync" },
+    redact: { paths: ["*.password", "*.mysqlUrl", "*.redisUrl"], censor: "***" },
+  });
+  return root;
+}
+
+export function logger(module: string): Logger {
+  return rootLogger().child({ module });
+}
