@@ -194,6 +194,14 @@ export class BitmapCore {
     if (rc < 0) throw new BlobFormatError(rc, "validate");
   }
 
+  /**
+   * Size in bytes of the valid portable blob that starts at bytes[0]; more data may follow it
+   * (the next bucket of a 64-bit map, say). Throws BlobFormatError when it is not valid.
+   */
+  blobSize(bytes: Uint8Array): number {
+    return checked(this.#x.blobSize(this.#copyIn(bytes), bytes.length), "blobSize");
+  }
+
   /** Membership on unpinned bytes. Copies them in first: for cold paths and tests. */
   contains(bytes: Uint8Array, x: number): boolean {
     checkU32(x, "contains");
