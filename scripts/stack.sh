@@ -291,8 +291,11 @@ mariadb_up() {
     spawn "$MARIADB_LOG" mariadbd --no-defaults --user="$user" --datadir="$MARIADB_DATA" \
       --bind-address=127.0.0.1 --port="$port" --socket="$MARIADB_SOCK" \
       --pid-file="$MARIADB_PIDFILE" --log-error="$MARIADB_LOG" \
-      --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci
+      --skip-name-resolve --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+      --max-allowed-packet=1G --innodb-log-file-size=512M
     pid=$SPAWNED_PID
+    # max-allowed-packet: a whole audience bitmap travels as one BLOB (tens of MB); the log
+    # file size keeps InnoDB from refusing rows that large.
     # Record the PID now (mariadbd rewrites the same value later) so `down` works even if
     # startup hangs.
     echo "$pid" >"$MARIADB_PIDFILE"

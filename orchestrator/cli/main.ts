@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { configFromEnv, describeConfig } from "../config/config.js";
 import { runCoreDemo } from "../demo/core-demo.js";
+import { registerAudienceCommands } from "./audience.js";
+import { registerInspect } from "./inspect.js";
 import { BitsyncError } from "../errors.js";
 
 // Compiled (dist/orchestrator/cli) and source (orchestrator/cli) sit at different depths.
@@ -55,6 +57,9 @@ program
     const config = configFromEnv();
     runCoreDemo({ ...opts, segmentBits: config.segmentBits, print: (l) => console.log(l) });
   });
+
+registerAudienceCommands(program);
+registerInspect(program);
 
 try {
   await program.parseAsync();

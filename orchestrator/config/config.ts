@@ -17,6 +17,34 @@ export interface Config {
   /** Byte budget of the WASM core's resident blobs (the in-process segment cache). */
   wasmBudgetBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** How the source is queried. */
+  sourceDialect: "starrocks" | "doris" | "mysql";
+  /** Source table, optionally db.table. */
+  sourceTable: string;
+  /** Source column names. */
+  sourceColumns: { audience: string; impDate: string; hashPart: string; bitmap: string };
+  /** Client-side limit per source query, ms. */
+  sourceQueryTimeoutMs: number;
+  /** mysql dialect: a column holding each bitmap's cardinality (integrity check); null for none. */
+  sourceCountColumn: string | null;
+  /** Serialized form of the bitmap bytes in a `mysql` dialect BLOB. */
+  sourceFormat: "starrocks" | "doris" | "clickhouse" | "portable";
+  /** clickhouse format: sizeof(T) of groupBitmap's element type, which the bytes do not carry. */
+  sourceClickHouseWidth: 1 | 2 | 4 | 8;
+  /** Versions kept per audience (rollback, in-flight paging), the current one included. */
+  retainVersions: number;
+  /** Seconds the keys of a version live unless a later sync refreshes them; 0 never expires. */
+  versionTtlSeconds: number;
+  /** Pub/sub channel for swap and rollback notifications. */
+  swapChannel: string;
+  /** Largest relative change of cardinality a sync accepts without --force. */
+  syncMaxDrift: number;
+  /** Time to live of an audience's sync lock; the holder keeps extending it. */
+  syncLockTtlMs: number;
+  /** How often the cache re-reads heads, in case a notification was lost. */
+  cachePollMs: number;
+  /** Bytes of segments per pipelined write round trip. */
+  syncWriteChunkBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -114,7 +142,142 @@ export const SETTINGS = [
       return raw as Config["logLevel"];
     },
   } satisfies Setting<"logLevel">,
+  {
+    key: "sourceDialect",
+    env: "BITSYNC_SOURCE_DIALECT",
+    default: "starrocks",
+    help: "Source SQL dialect: starrocks, doris, or mysql (bitmaps stored as BLOBs in MySQL/MariaDB)",
+    parse: oneOf(["starrocks", "doris", "mysql"] as const),
+  } satisfies Setting<"sourceDialect">,
+  {
+    key: "sourceTable",
+    env: "BITSYNC_SOURCE_TABLE",
+    default: "user_group_bmp",
+    help: "Source table (or db.table) with user_group_id, imp_date, hash_part, bmp",
+    parse: (raw: string, env: string): string => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(raw)) {
+        throw new ConfigError(`${env}=${raw} is not a table name (letters, digits, _; optionally db.table)`);
+      }
+      return raw;
+    },
+  } satisfies Setting<"sourceTable">,
+  {
+    key: "sourceColumns",
+    env: "BITSYNC_SOURCE_COLUMNS",
+    default: "user_group_id,imp_date,hash_part,bmp",
+    help: "Source columns: audience id (BIGINT), date (INT yyyymmdd), part (INT; parts are unioned), bitmap",
+    parse: (raw: string, env: string): Config["sourceColumns"] => {
+      const names = raw.split(",").map((n) => n.trim());
+      if (names.length !== 4) throw new ConfigError(`${env}=${raw} must name 4 columns: audience,date,part,bitmap`);
+      const [audience, impDate, hashPart, bitmap] = names.map((n) => column(n, env)) as [
+        string,
+        string,
+        string,
+        string,
+      ];
+      return { audience, impDate, hashPart, bitmap };
+    },
+  } satisfies Setting<"sourceColumns">,
+  {
+    key: "sourceQueryTimeoutMs",
+    env: "BITSYNC_SOURCE_QUERY_TIMEOUT_MS",
+    default: "300000",
+    help: "Client-side limit per source query, ms; the connection is dropped when it fires",
+    parse: integer(1000, 86_400_000),
+  } satisfies Setting<"sourceQueryTimeoutMs">,
+  {
+    key: "sourceCountColumn",
+    env: "BITSYNC_SOURCE_COUNT_COLUMN",
+    default: "-",
+    help: "mysql dialect: column with each bitmap's cardinality, checked against the decoded bitmap (- for none)",
+    parse: (raw: string, env: string): string | null => (raw === "-" ? null : column(raw, env)),
+  } satisfies Setting<"sourceCountColumn">,
+  {
+    key: "sourceFormat",
+    env: "BITSYNC_SOURCE_FORMAT",
+    default: "starrocks",
+    help: "Serialized form of bitmaps in a mysql-dialect BLOB: starrocks, doris, clickhouse or portable",
+    parse: oneOf(["starrocks", "doris", "clickhouse", "portable"] as const),
+  } satisfies Setting<"sourceFormat">,
+  {
+    key: "sourceClickHouseWidth",
+    env: "BITSYNC_SOURCE_CLICKHOUSE_WIDTH",
+    default: "4",
+    help: "clickhouse format: element width in bytes of AggregateFunction(groupBitmap, T): 1, 2, 4 or 8",
+    parse: (raw: string, env: string): 1 | 2 | 4 | 8 => {
+      const v = Number(raw);
+      if (v !== 1 && v !== 2 && v !== 4 && v !== 8) throw new ConfigError(`${env}=${raw} must be 1, 2, 4 or 8`);
+      return v;
+    },
+  } satisfies Setting<"sourceClickHouseWidth">,
+  {
+    key: "retainVersions",
+    env: "BITSYNC_RETAIN_VERSIONS",
+    default: "3",
+    help: "Versions kept per audience for rollback and in-flight paging, the current one included",
+    parse: integer(1, 100),
+  } satisfies Setting<"retainVersions">,
+  {
+    key: "versionTtlSeconds",
+    env: "BITSYNC_VERSION_TTL_SECONDS",
+    default: String(7 * 24 * 3600),
+    help: "Seconds the Redis keys of a version live unless a later sync refreshes them (0: never expire)",
+    parse: integer(0, 10 * 365 * 24 * 3600),
+  } satisfies Setting<"versionTtlSeconds">,
+  {
+    key: "swapChannel",
+    env: "BITSYNC_SWAP_CHANNEL",
+    default: "bitsync:swap",
+    help: "Redis pub/sub channel of version change notifications",
+    parse: (raw: string): string => raw,
+  } satisfies Setting<"swapChannel">,
+  {
+    key: "syncMaxDrift",
+    env: "BITSYNC_SYNC_MAX_DRIFT",
+    default: "0.5",
+    help: "Largest relative cardinality change a sync accepts without --force (0.5 = ±50%)",
+    parse: (raw: string, env: string): number => {
+      const v = Number(raw);
+      if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${env}=${raw} must be a number >= 0`);
+      return v;
+    },
+  } satisfies Setting<"syncMaxDrift">,
+  {
+    key: "syncLockTtlMs",
+    env: "BITSYNC_SYNC_LOCK_TTL_MS",
+    default: "30000",
+    help: "Time to live of an audience's sync lock, ms; the holder extends it while it works",
+    parse: integer(1000, 3_600_000),
+  } satisfies Setting<"syncLockTtlMs">,
+  {
+    key: "cachePollMs",
+    env: "BITSYNC_CACHE_POLL_MS",
+    default: "5000",
+    help: "How often the segment cache re-reads version heads, in case a notification was lost, ms",
+    parse: integer(100, 3_600_000),
+  } satisfies Setting<"cachePollMs">,
+  {
+    key: "syncWriteChunkBytes",
+    env: "BITSYNC_SYNC_WRITE_CHUNK_BYTES",
+    default: String(8 << 20),
+    help: "Bytes of segments a sync sends per pipelined round trip to Redis",
+    parse: integer(1, 1 << 30),
+  } satisfies Setting<"syncWriteChunkBytes">,
 ] as const;
+
+function column(raw: string, env: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) throw new ConfigError(`${env}=${raw} is not a column name`);
+  return raw;
+}
+
+function oneOf<T extends string>(values: readonly T[]) {
+  return (raw: string, env: string): T => {
+    if (!(values as readonly string[]).includes(raw)) {
+      throw new ConfigError(`${env}=${raw} is not one of ${values.join(", ")}`);
+    }
+    return raw as T;
+  };
+}
 
 /** Reads the JSON file named by BITSYNC_CONFIG, if any. */
 function fileValues(env: Env): Env {

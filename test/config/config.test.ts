@@ -44,3 +44,12 @@ describe("configFromEnv", () => {
     expect(describeConfig({ MYSQL_URL: "mysql://u:secret@h:1/" }).join("\n")).not.toContain("secret");
   });
 });
+
+describe("README", () => {
+  it("documents every setting", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { SETTINGS } = await import("../../orchestrator/config/config.js");
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    for (const s of SETTINGS) expect(readme, s.env).toContain(`\`${s.env}\``);
+  });
+});

@@ -1,0 +1,336 @@
+// The in-process segment cache that serving reads.
+//
+// - Versions are immutable, so a version's view (info + index) never goes stale; only the head
+//   (which version is current) changes. Heads are dropped on the swap notification, and
+//   re-read by a periodic poll in case a notification was lost.
+// - Segments are content-addressed, so a segment cached for one version serves every version
+//   that shares it (a delta sync keeps the cache warm).
+// - Segments live pinned in WASM memory under a byte budget, evicted least-recently-used.
+// - A query resolves its version once and answers entirely from it, even if a swap lands
+//   meanwhile: a check that started on version V finishes on V.
+// - A segment absent from the index is empty: it answers without any I/O.
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import { BitsyncError } from "../errors.js";
+import type { VersionStore, SwapNotice } from "../sync/store.js";
+import { UnknownAudienceError } from "../sync/errors.js";
+import type { SegmentEntry, VersionInfo } from "../sync/version.js";
+import type { BitmapCore, ResidentBlob } from "../wasm/core.js";
+
+/** The version asked for is gone (expired or collected): a pinned cursor cannot continue. */
+export class VersionGoneError extends BitsyncError {}
+
+export interface VersionView {
+  audience: string;
+  version: number;
+  info: VersionInfo;
+  segmentBits: number;
+  entries: SegmentEntry[];
+  /** Segment number -> index into entries. */
+  bySegment: Map<number, number>;
+  /** cumulative[i] = members in entries[0..i). */
+  cumulative: Float64Array;
+}
+
+export interface CacheOptions {
+  /** Most bytes of segments held pinned; must fit the core's own budget. */
+  budgetBytes: number;
+  /** Head poll interval, ms (0: no polling). */
+  pollMs: number;
+  log?: Logger;
+}
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  residentBytes: number;
+  residentSegments: number;
+  budgetBytes: number;
+}
+
+interface HeadEntry {
+  version: number;
+  generation: string;
+  view: Promise<VersionView>;
+}
+
+export class SegmentCache {
+  readonly #store: VersionStore;
+  readonly #core: BitmapCore;
+  readonly #opts: CacheOptions;
+  readonly #heads = new Map<string, HeadEntry>();
+  /** Bumped by every invalidation, so a head read that raced a notification is not cached. */
+  readonly #epochs = new Map<string, number>();
+  readonly #views = new Map<string, Promise<VersionView>>();
+  /** LRU: Map iteration order is insertion order; a hit re-inserts at the end. */
+  readonly #segments = new Map<string, ResidentBlob>();
+  readonly #loading = new Map<string, Promise<ResidentBlob>>();
+  #bytes = 0;
+  #stats = { hits: 0, misses: 0, evictions: 0 };
+  #poll: NodeJS.Timeout | undefined;
+  #subscriber: Redis | undefined;
+
+  constructor(store: VersionStore, core: BitmapCore, opts: CacheOptions) {
+    if (opts.budgetBytes > core.budgetBytes) {
+      throw new RangeError(`cache budget ${opts.budgetBytes} B exceeds the WASM core's ${core.budgetBytes} B`);
+    }
+    this.#store = store;
+    this.#core = core;
+    this.#opts = opts;
+  }
+
+  /** Listens for swap notifications on `subscriber` (a dedicated connection) and starts polling. */
+  async start(subscriber: Redis, channel: string): Promise<void> {
+    this.#subscriber = subscriber;
+    subscriber.on("message", (ch: string, message: string) => {
+      if (ch !== channel) return;
+      try {
+        const notice = JSON.parse(message) as SwapNotice;
+        this.invalidate(notice.audience);
+      } catch (err) {
+        this.#opts.log?.warn({ err, message }, "unreadable swap notification");
+      }
+    });
+    await subscriber.subscribe(channel);
+    if (this.#opts.pollMs > 0) {
+      this.#poll = setInterval(() => void this.#pollHeads(), this.#opts.pollMs);
+      this.#poll.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#poll) clearInterval(this.#poll);
+    this.#poll = undefined;
+    if (this.#subscriber) await this.#subscriber.unsubscribe().catch(() => undefined);
+    for (const blob of this.#segments.values()) blob.dispose();
+    this.#segments.clear();
+    this.#bytes = 0;
+  }
+
+  /** Forgets which version of `audience` is current; the next query reads the head again. */
+  invalidate(audience: string): void {
+    this.#heads.delete(audience);
+    this.#epochs.set(audience, (this.#epochs.get(audience) ?? 0) + 1);
+  }
+
+  stats(): CacheStats {
+    return {
+      ...this.#stats,
+      residentBytes: this.#bytes,
+      residentSegments: this.#segments.size,
+      budgetBytes: this.#opts.budgetBytes,
+    };
+  }
+
+  // ---- versions -----------------------------------------------------------------------------
+
+  /** The current version's view. Throws UnknownAudienceError when the audience has none. */
+  current(audience: string): Promise<VersionView> {
+    const cached = this.#heads.get(audience);
+    if (cached) return cached.view;
+    const view = this.#resolveHead(audience);
+    return view;
+  }
+
+  async #resolveHead(audience: string): Promise<VersionView> {
+    const epoch = this.#epochs.get(audience) ?? 0;
+    const head = await this.#store.head(audience);
+    if (head.current === null) {
+      throw new UnknownAudienceError(`audience ${audience} has no synced version; run \`bitsync sync ${audience}\``);
+    }
+    const view = this.version(audience, head.current);
+    if ((this.#epochs.get(audience) ?? 0) !== epoch) return view; // a swap landed meanwhile: answer, don't cache
+    // Only cache a head whose view loads; a failure is retried by the next query.
+    this.#heads.set(audience, { version: head.current, generation: head.generation, view });
+    view.catch(() => {
+      if (this.#heads.get(audience)?.view === view) this.#heads.delete(audience);
+    });
+    return view;
+  }
+
+  /** A specific version's view (for paging pinned to a version). Throws VersionGoneError. */
+  version(audience: string, version: number): Promise<VersionView> {
+    const key = `${audience}\u0000${version}`;
+    let view = this.#views.get(key);
+    if (!view) {
+      view = this.#loadView(audience, version);
+      this.#views.set(key, view);
+      view.catch(() => this.#views.delete(key));
+    }
+    return view;
+  }
+
+  async #loadView(audience: string, version: number): Promise<VersionView> {
+    const [info, index] = await Promise.all([
+      this.#store.info(audience, version),
+      this.#store.index(audience, version),
+    ]);
+    if (!info || !index) {
+      throw new VersionGoneError(`audience ${audience}: version ${version} has expired or was collected`);
+    }
+    const bySegment = new Map<number, number>();
+    const cumulative = new Float64Array(index.entries.length + 1);
+    index.entries.forEach((e, i) => {
+      bySegment.set(e.segment, i);
+      cumulative[i + 1] = cumulative[i]! + e.cardinality;
+    });
+    return { audience, version, info, segmentBits: index.segmentBits, entries: index.entries, bySegment, cumulative };
+  }
+
+  async #pollHeads(): Promise<void> {
+    for (const [audience, entry] of this.#heads) {
+      try {
+        const head = await this.#store.head(audience);
+        if (head.current !== entry.version || head.generation !== entry.generation) this.invalidate(audience);
+      } catch (err) {
+        this.#opts.log?.debug({ err, audience }, "head poll failed");
+      }
+    }
+  }
+
+  // ---- segments -----------------------------------------------------------------------------
+
+  /** The pinned segment for an index entry, loading it from Redis on a miss. */
+  async #acquire(view: VersionView, entry: SegmentEntry): Promise<ResidentBlob> {
+    const key = `${view.audience}\u0000${entry.hash}`;
+    const hit = this.#segments.get(key);
+    if (hit && !hit.disposed) {
+      this.#segments.delete(key);
+      this.#segments.set(key, hit);
+      this.#stats.hits++;
+      return hit;
+    }
+    let loading = this.#loading.get(key);
+    if (!loading) {
+      this.#stats.misses++;
+      loading = this.#load(view, entry, key).finally(() => this.#loading.delete(key));
+      this.#loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  async #load(view: VersionView, entry: SegmentEntry, key: string): Promise<ResidentBlob> {
+    const bytes = await this.#store.segment(view.audience, entry.hash, entry.bytes);
+    if (!bytes) {
+      throw new VersionGoneError(
+        `audience ${view.audience}: segment ${entry.segment} of version ${view.version} has expired or was collected`,
+      );
+    }
+    this.#makeRoom(bytes.length);
+    const blob = this.#core.pin(bytes, { segmentBits: view.segmentBits });
+    this.#segments.set(key, blob);
+    this.#bytes += blob.byteLength;
+    return blob;
+  }
+
+  #makeRoom(bytes: number): void {
+    for (const [key, blob] of this.#segments) {
+      if (this.#bytes + bytes <= this.#opts.budgetBytes) break;
+      this.#segments.delete(key);
+      this.#bytes -= blob.byteLength;
+      blob.dispose();
+      this.#stats.evictions++;
+    }
+  }
+
+  /** Runs `use` on the pinned segment synchronously, so eviction cannot intervene. */
+  async #withSegment<T>(view: VersionView, entry: SegmentEntry, use: (blob: ResidentBlob) => T): Promise<T> {
+    for (;;) {
+      const blob = await this.#acquire(view, entry);
+      // Another load may have evicted it while this one awaited; then load it again.
+      if (!blob.disposed) return use(blob);
+    }
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  async contains(audience: string, bit: number): Promise<{ version: number; member: boolean }> {
+    const view = await this.current(audience);
+    return { version: view.version, member: await this.containsIn(view, bit) };
+  }
+
+  /** Membership of one bit in a given view. */
+  async containsIn(view: VersionView, bit: number): Promise<boolean> {
+    const span = 2 ** view.segmentBits;
+    const i = view.bySegment.get(Math.floor(bit / span));
+    if (i === undefined) return false; // empty segment: no I/O
+    const offset = bit % span;
+    return this.#withSegment(view, view.entries[i]!, (blob) => blob.has(offset));
+  }
+
+  /** Membership of many bits, answered in request order; sorted internally for one walk per segment. */
+  async containsMany(audience: string, bits: readonly number[]): Promise<{ version: number; members: boolean[] }> {
+    const view = await this.current(audience);
+    return { version: view.version, members: await this.containsManyIn(view, bits) };
+  }
+
+  async containsManyIn(view: VersionView, bits: readonly number[]): Promise<boolean[]> {
+    const span = 2 ** view.segmentBits;
+    const order = bits.map((_, i) => i).sort((a, b) => bits[a]! - bits[b]!);
+    const members = new Array<boolean>(bits.length).fill(false);
+    const groups: { entry: SegmentEntry; idx: number[] }[] = [];
+    let last = -1;
+    for (const i of order) {
+      const seg = Math.floor(bits[i]! / span);
+      const e = view.bySegment.get(seg);
+      if (e === undefined) continue; // empty segment: false, no I/O
+      if (e !== last) {
+        groups.push({ entry: view.entries[e]!, idx: [] });
+        last = e;
+      }
+      groups[groups.length - 1]!.idx.push(i);
+    }
+    // Fetch every missing segment at once, then answer each group on its pinned blob.
+    await Promise.all(groups.map((g) => this.#acquire(view, g.entry)));
+    for (const g of groups) {
+      const offsets = Uint32Array.from(g.idx, (i) => bits[i]! % span);
+      const out = await this.#withSegment(view, g.entry, (blob) => blob.hasMany(offsets));
+      g.idx.forEach((i, k) => (members[i] = out[k] === 1));
+    }
+    return members;
+  }
+
+  /**
+   * Up to `limit` members from 0-based rank `rank` of the given (or current) version, in
+   * ascending order. Finds the starting segment by binary search over cumulative counts and
+   * the start inside it by select: the cost does not grow with depth.
+   */
+  async page(
+    audience: string,
+    from: { version?: number; rank: number },
+    limit: number,
+  ): Promise<{ version: number; bits: number[]; nextRank: number | null }> {
+    const view = from.version === undefined ? await this.current(audience) : await this.version(audience, from.version);
+    const total = view.cumulative[view.entries.length]!;
+    const bits: number[] = [];
+    let rank = from.rank;
+    if (rank < total && limit > 0) {
+      let i = upperBound(view.cumulative, rank) - 1;
+      const span = 2 ** view.segmentBits;
+      while (bits.length < limit && i < view.entries.length) {
+        const entry = view.entries[i]!;
+        const local = rank - view.cumulative[i]!;
+        const want = limit - bits.length;
+        const offsets = await this.#withSegment(view, entry, (blob) => blob.page(local, want));
+        const base = entry.segment * span;
+        for (const o of offsets) bits.push(base + o);
+        rank += offsets.length;
+        i++;
+      }
+    }
+    return { version: view.version, bits, nextRank: rank < total ? rank : null };
+  }
+}
+
+/** First index i with a[i] > x. */
+function upperBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

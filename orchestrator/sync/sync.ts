@@ -1,0 +1,211 @@
+// One sync of one audience: read -> decode -> validate -> segment -> write -> swap -> gc.
+// Any failure before the swap leaves the served version untouched; a crash leaves only keys
+// that no retained version references, which the next gc removes.
+import type { Logger } from "pino";
+import { BitsyncError } from "../errors.js";
+import { cardinality as decodedCardinality } from "../source/decode/members.js";
+import { decodeBitmap } from "../source/decode/decode.js";
+import type { BitmapFormat, DecodedBitmap, DecodeOptions } from "../source/decode/types.js";
+import type { BitmapCore } from "../wasm/core.js";
+import { DriftError, IntegrityError } from "./errors.js";
+import { buildSegments } from "./segments.js";
+import type { VersionStore } from "./store.js";
+import { encodeIndex, indexChecksum, type VersionInfo } from "./version.js";
+
+/** What the sync needs from a source: the rows of one audience at one date. */
+export interface SnapshotSource {
+  read(
+    audienceId: string,
+    impDate?: number,
+  ): Promise<{
+    audienceId: string;
+    impDate: number;
+    rows: { hashPart: number; bytes: Uint8Array; count: number | null }[];
+  }>;
+}
+
+export interface SyncDeps {
+  source: SnapshotSource;
+  store: VersionStore;
+  core: BitmapCore;
+  /** Serialized form of the source's bitmap bytes. */
+  format: BitmapFormat;
+  decodeOptions?: DecodeOptions;
+  segmentBits: number;
+  maxDrift: number;
+  /** For the version's info. */
+  sourceDescription: { dialect: string; table: string };
+  log?: Logger;
+}
+
+export type SyncStep = "lock" | "read" | "decode" | "segment" | "write" | "swap" | "gc";
+
+export interface SyncProgress {
+  step: SyncStep;
+  /** Bytes written so far and in all, during "write". */
+  done?: number;
+  total?: number;
+}
+
+export interface SyncOptions {
+  impDate?: number;
+  /** Accept a cardinality change beyond the drift guard. */
+  force?: boolean;
+  onProgress?: (p: SyncProgress) => void;
+}
+
+export interface SyncResult {
+  audience: string;
+  version: number;
+  previous: number | null;
+  impDate: number;
+  cardinality: number;
+  segments: number;
+  /** Segments written now, and segments whose identical bytes were already stored. */
+  written: number;
+  reused: number;
+  bytesWritten: number;
+  retained: number[];
+  collected: { keys: number; segments: number; versions: number };
+  ms: Partial<Record<SyncStep, number>>;
+}
+
+export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncOptions = {}): Promise<SyncResult> {
+  const { store, core, log } = deps;
+  const ms: Partial<Record<SyncStep, number>> = {};
+  let t = performance.now();
+  const step = (s: SyncStep): void => {
+    const now = performance.now();
+    opts.onProgress?.({ step: s });
+    t = now;
+  };
+  const done = (s: SyncStep): void => {
+    ms[s] = Math.round((performance.now() - t) * 10) / 10;
+  };
+
+  step("lock");
+  const lock = await store.lock(audience);
+  done("lock");
+  try {
+    step("read");
+    const snapshot = await deps.source.read(audience, opts.impDate);
+    done("read");
+
+    step("decode");
+    const decoded: DecodedBitmap[] = [];
+    for (const row of snapshot.rows) {
+      let d: DecodedBitmap;
+      try {
+        d = decodeBitmap(core, deps.format, row.bytes, deps.decodeOptions);
+      } catch (err) {
+        throw new IntegrityError(
+          `audience ${audience}, imp_date ${snapshot.impDate}, hash_part ${row.hashPart}: ` +
+            `${err instanceof Error ? err.message : String(err)}; the served version is unchanged`,
+          { cause: err },
+        );
+      }
+      const n = decodedCardinality(core, d);
+      if (row.count !== null && n !== row.count) {
+        throw new IntegrityError(
+          `audience ${audience}, imp_date ${snapshot.impDate}, hash_part ${row.hashPart}: decoded ${n} members ` +
+            `but the source counts ${row.count}; the served version is unchanged`,
+        );
+      }
+      decoded.push(d);
+    }
+    done("decode");
+
+    step("segment");
+    const built = buildSegments(core, decoded, deps.segmentBits);
+    done("segment");
+
+    const head = await store.head(audience);
+    if (head.current !== null && !opts.force) {
+      const current = await store.info(audience, head.current);
+      if (current) {
+        if (current.segmentBits !== deps.segmentBits) {
+          throw new BitsyncError(
+            `audience ${audience}: served version uses segments of 2^${current.segmentBits}, this process 2^${deps.segmentBits}; ` +
+              `BITSYNC_SEGMENT_BITS must be the same everywhere (use --force to replace it)`,
+          );
+        }
+        const drift = Math.abs(built.cardinality - current.cardinality) / Math.max(current.cardinality, 1);
+        if (drift > deps.maxDrift) {
+          throw new DriftError(
+            `audience ${audience}: cardinality would change from ${current.cardinality} to ${built.cardinality} ` +
+              `(${(drift * 100).toFixed(1)}%), more than BITSYNC_SYNC_MAX_DRIFT=${deps.maxDrift}; ` +
+              `check the source, or sync with --force`,
+          );
+        }
+      }
+    }
+
+    step("write");
+    const { version, current } = await store.begin(audience, lock);
+    const hashes = [...new Set(built.segments.map((s) => s.hash))];
+    const present = await store.existing(audience, hashes);
+    const toWrite = new Map<string, Uint8Array>();
+    for (const s of built.segments) if (!present.has(s.hash)) toWrite.set(s.hash, s.blob);
+    const writeBytes = [...toWrite.values()].reduce((n, b) => n + b.length, 0);
+    opts.onProgress?.({ step: "write", done: 0, total: writeBytes });
+    await store.writeSegments(
+      audience,
+      [...toWrite].map(([hash, blob]) => ({ hash, blob })),
+      (bytes) => opts.onProgress?.({ step: "write", done: bytes, total: writeBytes }),
+    );
+    const index = encodeIndex(deps.segmentBits, built.segments);
+    const info: VersionInfo = {
+      audience,
+      version,
+      segmentBits: deps.segmentBits,
+      cardinality: built.cardinality,
+      min: built.min,
+      max: built.max,
+      segments: built.segments.length,
+      bytes: built.bytes,
+      source: {
+        ...deps.sourceDescription,
+        impDate: snapshot.impDate,
+        hashParts: snapshot.rows.map((r) => r.hashPart),
+      },
+      checksum: indexChecksum(index),
+      createdAt: new Date().toISOString(),
+      complete: true,
+    };
+    await store.writeVersion(audience, info, index);
+    done("write");
+
+    step("swap");
+    const swapped = await store.swap(audience, lock, current, version, hashes);
+    done("swap");
+
+    step("gc");
+    let collected = { keys: 0, segments: 0, versions: 0 };
+    try {
+      collected = await store.gc(audience, lock);
+    } catch (err) {
+      // The new version is served; leftovers wait for the next gc.
+      log?.warn({ err, audience }, "gc after swap failed");
+    }
+    done("gc");
+
+    const result: SyncResult = {
+      audience,
+      version,
+      previous: current,
+      impDate: snapshot.impDate,
+      cardinality: built.cardinality,
+      segments: built.segments.length,
+      written: toWrite.size,
+      reused: built.segments.length - [...built.segments].filter((s) => toWrite.has(s.hash)).length,
+      bytesWritten: writeBytes,
+      retained: swapped.retained,
+      collected,
+      ms,
+    };
+    log?.info({ ...result }, "audience synced");
+    return result;
+  } finally {
+    await lock.release();
+  }
+}
