@@ -5,14 +5,18 @@ import { RoaringBitmap32 } from "roaring-wasm";
 import type { DecodedBitmap } from "../source/decode/types.js";
 import type { BitmapCore, Segment } from "../wasm/core.js";
 import { IntegrityError } from "./errors.js";
-import { segmentHash, type SegmentEntry } from "./version.js";
+import type { SegmentEntry } from "./version.js";
 
-export interface BuiltSegment extends SegmentEntry {
+/** A segment ready to store; its content hash is filled in while it is written. */
+export interface BuiltSegment extends Omit<SegmentEntry, "hash"> {
   blob: Uint8Array;
+  hash?: string;
 }
 
 export interface BuiltVersion {
   segments: BuiltSegment[];
+  /** Members of each input row, before the union: for checking against the source's counts. */
+  rowCardinalities: number[];
   cardinality: number;
   min: number | null;
   max: number | null;
@@ -23,9 +27,12 @@ export function buildSegments(core: BitmapCore, rows: readonly DecodedBitmap[], 
   // Segments of one 2^32 bucket: every segment size divides 2^32 (bits <= 32).
   const perBucket = 2 ** (32 - bits);
   const bySegment = new Map<number, Segment[]>();
+  const rowCardinalities: number[] = [];
   for (const row of rows) {
+    let rowCardinality = 0;
     for (const part of row.parts) {
       const cut = core.segment("portable" in part ? part.portable : part.values, bits);
+      rowCardinality += cut.cardinality;
       for (const s of cut.segments) {
         const global = part.high * perBucket + s.segment;
         const list = bySegment.get(global);
@@ -33,6 +40,7 @@ export function buildSegments(core: BitmapCore, rows: readonly DecodedBitmap[], 
         else bySegment.set(global, [s]);
       }
     }
+    rowCardinalities.push(rowCardinality);
   }
 
   const numbers = [...bySegment.keys()].sort((a, b) => a - b);
@@ -48,7 +56,6 @@ export function buildSegments(core: BitmapCore, rows: readonly DecodedBitmap[], 
       min: s.min,
       max: s.max,
       bytes: s.blob.length,
-      hash: segmentHash(s.blob),
       blob: s.blob,
     });
     cardinality += s.cardinality;
@@ -61,7 +68,7 @@ export function buildSegments(core: BitmapCore, rows: readonly DecodedBitmap[], 
   if (max !== null && !Number.isSafeInteger(max)) {
     throw new IntegrityError(`bitmap holds position ${max}, beyond 2^53: bit positions must be dense IDs`);
   }
-  return { segments, cardinality, min, max, bytes };
+  return { segments, rowCardinalities, cardinality, min, max, bytes };
 }
 
 function union(core: BitmapCore, parts: readonly Segment[], bits: number): Segment {

@@ -88,6 +88,76 @@ export class AudienceLock {
   }
 }
 
+/**
+ * Writes segments with pipelined writes, registering each hash in the segs set first so gc can
+ * always find it. Chunks of writeChunkBytes go out back to back with two in flight, so Redis
+ * stores one chunk while the caller prepares (hashes) and sends the next. `add` only waits when
+ * two chunks are already in flight; `close` waits for all and throws the first failure.
+ */
+export class SegmentWriter {
+  readonly #keys: ReturnType<typeof audienceKeys>;
+  readonly #inflight: Promise<void>[] = [];
+  #pipe: ReturnType<Redis["pipeline"]>;
+  #pending = 0;
+  #acked = 0;
+  #failure: unknown;
+
+  constructor(
+    private readonly redis: Redis,
+    audience: string,
+    private readonly options: StoreOptions,
+    private readonly onProgress?: (bytes: number) => void,
+  ) {
+    this.#keys = audienceKeys(audience);
+    this.#pipe = redis.pipeline();
+  }
+
+  async add(hash: string, blob: Uint8Array): Promise<void> {
+    const k = this.#keys;
+    const ttl = this.options.ttlSeconds;
+    const pipe = this.#pipe;
+    pipe.sadd(k.segs, hash);
+    const key = k.segment(hash);
+    const value = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+    if (value.length <= PIECE_BYTES) {
+      if (ttl > 0) pipe.set(key, value, "EX", ttl);
+      else pipe.set(key, value);
+    } else {
+      // One HSET with every piece: the segment appears whole or not at all.
+      const args: (string | Buffer)[] = [];
+      for (let o = 0, i = 0; o < value.length; o += PIECE_BYTES, i++) {
+        args.push(String(i), value.subarray(o, o + PIECE_BYTES));
+      }
+      pipe.hset(key, ...args);
+      if (ttl > 0) pipe.expire(key, ttl);
+    }
+    this.#pending += value.length;
+    if (this.#pending >= (this.options.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES)) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    const sent = this.#pipe;
+    const bytes = this.#pending;
+    this.#pipe = this.redis.pipeline();
+    this.#pending = 0;
+    const done = sent.exec().then((res) => {
+      for (const [err] of res ?? []) if (err) throw err;
+      this.#acked += bytes;
+      this.onProgress?.(this.#acked);
+    });
+    // Keep the failure for close(); never leave a rejection unobserved.
+    this.#inflight.push(done.catch((err: unknown) => void (this.#failure ??= err)));
+    if (this.#inflight.length >= 2) await this.#inflight.shift();
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.#pending > 0 && this.#failure === undefined) await this.#flush().catch(() => undefined);
+    await Promise.all(this.#inflight.splice(0));
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+}
+
 export class VersionStore {
   readonly redis: Redis & BitsyncScripts;
 
@@ -167,48 +237,28 @@ export class VersionStore {
     return out;
   }
 
-  /**
-   * Writes segments with pipelined SETs, registering each hash in the segs set first so gc
-   * can always find it. Flushes every few MB; reports bytes written so far.
-   */
+  /** Writes segments in one go; see SegmentWriter. */
   async writeSegments(
     audience: string,
     blobs: readonly { hash: string; blob: Uint8Array }[],
     onProgress?: (bytes: number) => void,
   ): Promise<void> {
-    const k = audienceKeys(audience);
-    const ttl = this.options.ttlSeconds;
-    let pipe = this.redis.pipeline();
-    let pending = 0;
-    let done = 0;
-    const flush = async (): Promise<void> => {
-      const res = (await pipe.exec()) ?? [];
-      for (const [err] of res) if (err) throw err;
-      done += pending;
-      pending = 0;
-      pipe = this.redis.pipeline();
-      onProgress?.(done);
-    };
-    for (const { hash, blob } of blobs) {
-      pipe.sadd(k.segs, hash);
-      const key = k.segment(hash);
-      const value = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
-      if (value.length <= PIECE_BYTES) {
-        if (ttl > 0) pipe.set(key, value, "EX", ttl);
-        else pipe.set(key, value);
-      } else {
-        // One HSET with every piece: the segment appears whole or not at all.
-        const args: (string | Buffer)[] = [];
-        for (let o = 0, i = 0; o < value.length; o += PIECE_BYTES, i++) {
-          args.push(String(i), value.subarray(o, o + PIECE_BYTES));
-        }
-        pipe.hset(key, ...args);
-        if (ttl > 0) pipe.expire(key, ttl);
-      }
-      pending += blob.byteLength;
-      if (pending >= (this.options.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES)) await flush();
+    const writer = this.segmentWriter(audience, onProgress);
+    try {
+      for (const { hash, blob } of blobs) await writer.add(hash, blob);
+    } finally {
+      await writer.close();
     }
-    if (pending > 0 || blobs.length > 0) await flush();
+  }
+
+  /** A streaming writer of an audience's segments (see SegmentWriter). */
+  segmentWriter(audience: string, onProgress?: (bytes: number) => void): SegmentWriter {
+    return new SegmentWriter(this.redis, audience, this.options, onProgress);
+  }
+
+  /** Hashes in the segs set: segments that are (or were, until they expired) stored. */
+  async knownSegments(audience: string): Promise<Set<string>> {
+    return new Set(await this.redis.smembers(audienceKeys(audience).segs));
   }
 
   /** Writes the index, then the info (last: its "complete" marks the version complete). */

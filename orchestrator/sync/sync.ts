@@ -3,14 +3,13 @@
 // that no retained version references, which the next gc removes.
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
-import { cardinality as decodedCardinality } from "../source/decode/members.js";
 import { decodeBitmap } from "../source/decode/decode.js";
 import type { BitmapFormat, DecodedBitmap, DecodeOptions } from "../source/decode/types.js";
 import type { BitmapCore } from "../wasm/core.js";
-import { DriftError, IntegrityError } from "./errors.js";
+import { DriftError, IncompleteVersionError, IntegrityError } from "./errors.js";
 import { buildSegments } from "./segments.js";
 import type { VersionStore } from "./store.js";
-import { encodeIndex, indexChecksum, type VersionInfo } from "./version.js";
+import { encodeIndex, indexChecksum, segmentHash, type VersionInfo } from "./version.js";
 
 /** What the sync needs from a source: the rows of one audience at one date. */
 export interface SnapshotSource {
@@ -93,30 +92,31 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
 
     step("decode");
     const decoded: DecodedBitmap[] = [];
+    const where = (hashPart: number): string =>
+      `audience ${audience}, imp_date ${snapshot.impDate}, hash_part ${hashPart}`;
     for (const row of snapshot.rows) {
-      let d: DecodedBitmap;
       try {
-        d = decodeBitmap(core, deps.format, row.bytes, deps.decodeOptions);
+        decoded.push(decodeBitmap(core, deps.format, row.bytes, deps.decodeOptions));
       } catch (err) {
         throw new IntegrityError(
-          `audience ${audience}, imp_date ${snapshot.impDate}, hash_part ${row.hashPart}: ` +
-            `${err instanceof Error ? err.message : String(err)}; the served version is unchanged`,
+          `${where(row.hashPart)}: ${err instanceof Error ? err.message : String(err)}; the served version is unchanged`,
           { cause: err },
         );
       }
-      const n = decodedCardinality(core, d);
-      if (row.count !== null && n !== row.count) {
-        throw new IntegrityError(
-          `audience ${audience}, imp_date ${snapshot.impDate}, hash_part ${row.hashPart}: decoded ${n} members ` +
-            `but the source counts ${row.count}; the served version is unchanged`,
-        );
-      }
-      decoded.push(d);
     }
     done("decode");
 
     step("segment");
     const built = buildSegments(core, decoded, deps.segmentBits);
+    // Each row's own cardinality (before the union) must be what the source counts.
+    snapshot.rows.forEach((row, i) => {
+      const n = built.rowCardinalities[i]!;
+      if (row.count !== null && n !== row.count) {
+        throw new IntegrityError(
+          `${where(row.hashPart)}: decoded ${n} members but the source counts ${row.count}; the served version is unchanged`,
+        );
+      }
+    });
     done("segment");
 
     const head = await store.head(audience);
@@ -142,18 +142,29 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
 
     step("write");
     const { version, current } = await store.begin(audience, lock);
-    const hashes = [...new Set(built.segments.map((s) => s.hash))];
-    const present = await store.existing(audience, hashes);
-    const toWrite = new Map<string, Uint8Array>();
-    for (const s of built.segments) if (!present.has(s.hash)) toWrite.set(s.hash, s.blob);
-    const writeBytes = [...toWrite.values()].reduce((n, b) => n + b.length, 0);
-    opts.onProgress?.({ step: "write", done: 0, total: writeBytes });
-    await store.writeSegments(
-      audience,
-      [...toWrite].map(([hash, blob]) => ({ hash, blob })),
-      (bytes) => opts.onProgress?.({ step: "write", done: bytes, total: writeBytes }),
+    // Segments whose hash is already stored are referenced, not written (delta sync). Hashing
+    // happens here, one segment at a time, while the writer's previous chunks are in flight.
+    const known = await store.knownSegments(audience);
+    const writer = store.segmentWriter(audience, (bytes) =>
+      opts.onProgress?.({ step: "write", done: bytes, total: built.bytes }),
     );
-    const index = encodeIndex(deps.segmentBits, built.segments);
+    let written = 0;
+    let bytesWritten = 0;
+    try {
+      for (const s of built.segments) {
+        s.hash = segmentHash(s.blob);
+        if (known.has(s.hash)) continue;
+        known.add(s.hash);
+        await writer.add(s.hash, s.blob);
+        written++;
+        bytesWritten += s.blob.length;
+      }
+    } finally {
+      await writer.close();
+    }
+    const entries = built.segments.map((s) => ({ ...s, hash: s.hash! }));
+    const hashes = [...new Set(entries.map((s) => s.hash))];
+    const index = encodeIndex(deps.segmentBits, entries);
     const info: VersionInfo = {
       audience,
       version,
@@ -161,7 +172,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
       cardinality: built.cardinality,
       min: built.min,
       max: built.max,
-      segments: built.segments.length,
+      segments: entries.length,
       bytes: built.bytes,
       source: {
         ...deps.sourceDescription,
@@ -176,7 +187,19 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     done("write");
 
     step("swap");
-    const swapped = await store.swap(audience, lock, current, version, hashes);
+    let swapped;
+    try {
+      swapped = await store.swap(audience, lock, current, version, hashes);
+    } catch (err) {
+      if (!(err instanceof IncompleteVersionError)) throw err;
+      // A segment believed stored had expired meanwhile: write what is missing, swap once more.
+      const present = await store.existing(audience, hashes);
+      const missing = entries.filter((s) => !present.has(s.hash));
+      await store.writeSegments(audience, missing);
+      written += missing.length;
+      bytesWritten += missing.reduce((n, s) => n + s.bytes, 0);
+      swapped = await store.swap(audience, lock, current, version, hashes);
+    }
     done("swap");
 
     step("gc");
@@ -195,10 +218,10 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
       previous: current,
       impDate: snapshot.impDate,
       cardinality: built.cardinality,
-      segments: built.segments.length,
-      written: toWrite.size,
-      reused: built.segments.length - [...built.segments].filter((s) => toWrite.has(s.hash)).length,
-      bytesWritten: writeBytes,
+      segments: entries.length,
+      written,
+      reused: entries.length - written,
+      bytesWritten,
       retained: swapped.retained,
       collected,
       ms,

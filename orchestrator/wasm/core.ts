@@ -20,6 +20,7 @@ interface CoreExports {
   dealloc(ptr: number): void;
   validate(ptr: number, len: number, keyLimit: number): number;
   blobSize(ptr: number, len: number): number;
+  blobExtent(ptr: number, len: number): number;
   contains(ptr: number, len: number, x: number): number;
   containsMany(ptr: number, len: number, q: number, n: number, out: number, mode: number): number;
   containsEach(table: number, n: number, out: number, mode: number): number;
@@ -200,6 +201,15 @@ export class BitmapCore {
    */
   blobSize(bytes: Uint8Array): number {
     return checked(this.#x.blobSize(this.#copyIn(bytes), bytes.length), "blobSize");
+  }
+
+  /**
+   * Size the portable blob starting at bytes[0] claims, from its header alone; the claim may
+   * exceed bytes.length. Throws BlobFormatError (TRUNCATED) when the header itself is cut off.
+   * Validates nothing beyond the header: validate() the claimed bytes next.
+   */
+  blobExtent(bytes: Uint8Array): number {
+    return checked(this.#x.blobExtent(this.#copyIn(bytes), bytes.length), "blobExtent");
   }
 
   /** Membership on unpinned bytes. Copies them in first: for cold paths and tests. */

@@ -8,7 +8,7 @@ const COOKIE_NO_RUN = 12346;
 const COOKIE_RUN = 12347;
 /** An empty bitmap is the 8-byte header `3a300000 00000000` and nothing else. */
 const EMPTY_BLOB_BYTES = 8;
-/** First window handed to the core; grown 4x while the blob is longer (see readPortable). */
+/** First window handed to the core to read a header; grown 4x while the header is longer. */
 const FIRST_WINDOW = 256;
 
 /**
@@ -17,9 +17,8 @@ const FIRST_WINDOW = 256;
  *
  * Nothing in the enclosing formats says how long a blob is, and the core copies what it is given
  * into its memory. Handing it the whole rest of the input for every bucket would copy
- * O(buckets × input) bytes, so it gets a window that grows 4x while it answers TRUNCATED: total
- * copying stays within a few times the blob's size. A shorter window can only turn a valid blob
- * into TRUNCATED (the core checks bounds before each read), never into another verdict.
+ * O(buckets × input) bytes, so the end is found from the blob's header alone (a window that
+ * grows only while the header is cut off), then exactly the blob's bytes are validated once.
  */
 export function readPortable(core: BitmapCore, r: ByteReader, high: number, what: string): BitmapPart | undefined {
   const start = r.pos;
@@ -34,20 +33,34 @@ function portableSize(core: BitmapCore, r: ByteReader, what: string): number {
   const remaining = r.remaining;
   // The core says TRUNCATED for an empty or short input too; say it in the format's terms.
   r.need(EMPTY_BLOB_BYTES, what);
+  const fail = (err: BlobFormatError): never => {
+    const tail = err.code === "TRUNCATED" ? ` (the ${r.endName} ends at byte ${r.end}): the value is truncated` : "";
+    throw r.ctx.error(start, `${what} is not a valid portable Roaring bitmap: ${err.message}${tail}`, err);
+  };
+  // Find the end from the header alone, growing the window only while the header is cut off.
   let window = Math.min(remaining, FIRST_WINDOW);
+  let size: number;
   for (;;) {
     try {
-      return core.blobSize(r.bytes.subarray(start, start + window));
+      size = core.blobExtent(r.bytes.subarray(start, start + window));
+      break;
     } catch (err) {
       if (!(err instanceof BlobFormatError)) throw err;
       if (err.code === "TRUNCATED" && window < remaining) {
         window = Math.min(remaining, window * 4);
         continue;
       }
-      const tail = err.code === "TRUNCATED" ? ` (the ${r.endName} ends at byte ${r.end}): the value is truncated` : "";
-      throw r.ctx.error(start, `${what} is not a valid portable Roaring bitmap: ${err.message}${tail}`, err);
+      return fail(err);
     }
   }
+  // Then validate exactly those bytes, once.
+  try {
+    core.validate(r.bytes.subarray(start, start + Math.min(size, remaining)));
+  } catch (err) {
+    if (!(err instanceof BlobFormatError)) throw err;
+    return fail(err);
+  }
+  return size;
 }
 
 /** A plain 32-bit portable Roaring blob: exactly one, nothing after it. */
