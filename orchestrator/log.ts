@@ -4,11 +4,15 @@ import { pino, type Logger } from "pino";
 let root: Logger | undefined;
 
 export function rootLogger(level = process.env.BITSYNC_LOG_LEVEL ?? "info"): Logger {
-  root ??= pino({
-    level,
-    base: { service: "bitsync" },
-    redact: { paths: ["*.password", "*.mysqlUrl", "*.redisUrl"], censor: "***" },
-  });
+  // Logs go to stderr: stdout belongs to command output (`--json` must be one object).
+  root ??= pino(
+    {
+      level,
+      base: { service: "bitsync" },
+      redact: { paths: ["*.password", "*.mysqlUrl", "*.redisUrl"], censor: "***" },
+    },
+    pino.destination(2),
+  );
   return root;
 }
 

@@ -24,7 +24,8 @@ function positiveInt(raw: string): number {
 const program = new Command()
   .name("bitsync")
   .description("Audience bitmaps from StarRocks, synced to Redis, served as membership checks")
-  .showHelpAfterError();
+  // Failures are one line (the reason); `--help` shows usage.
+  .showHelpAfterError(false);
 
 program
   .command("stack")

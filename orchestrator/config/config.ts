@@ -315,10 +315,14 @@ export function configFromEnv(env: Env = process.env): Config {
 /** One line per setting: name, effective value (secrets redacted) and help. */
 export function describeConfig(env: Env = process.env): string[] {
   const file = fileValues(env);
-  return SETTINGS.map((s) => {
+  const lines = SETTINGS.map((s) => {
     const raw = env[s.env] || file[s.env] || s.default;
     return `${s.env}=${redact(raw)}\n    ${s.help} (default ${s.default})`;
   });
+  lines.push(
+    `BITSYNC_CONFIG=${env.BITSYNC_CONFIG ?? ""}\n    Optional JSON file of VARIABLE: value; the environment wins`,
+  );
+  return lines;
 }
 
 /** Hides the password in a URL, for logs and help output. */

@@ -1,7 +1,7 @@
 // The sync end to end on the real stack: MariaDB (mysql dialect, StarRocks-serialized BLOBs) ->
 // versioned segments in Redis -> the in-process cache, checked against a roaring-wasm oracle.
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
 import { audienceKeys } from "../../orchestrator/redis/keys.js";
 import { audienceInfo, collectGarbage, rollbackAudience } from "../../orchestrator/sync/admin.js";
@@ -16,7 +16,7 @@ import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { members, newAudienceId, SourceTable } from "../helpers/audience.js";
 import { RoaringBitmap32 } from "../helpers/roaring.js";
-import { stackEnv } from "../helpers/stack.js";
+import { stackEnv, waitFor } from "../helpers/stack.js";
 
 const env = stackEnv();
 let table: SourceTable;
@@ -352,6 +352,32 @@ describe("segment cache", () => {
       await cache.stop();
     } finally {
       sub.disconnect();
+      await ctx.close();
+    }
+  });
+
+  it("notices a swap by polling the head when the notification is lost", async () => {
+    const aud = newAudienceId();
+    await table.put(aud, 20261120, 0, [1, 2, 3]);
+    const ctx = table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
+    try {
+      await syncAudience(ctx.deps, aud);
+      // No subscriber at all: only the poll can tell the cache.
+      const budgetBytes = 1 << 20;
+      const cache = new SegmentCache(ctx.store, BitmapCore.create({ budgetBytes }), { budgetBytes, pollMs: 100 });
+      const sub = new Redis(env.redisUrl);
+      onTestFinished(() => sub.disconnect());
+      await cache.start(sub, "bitsync:test:nobody-publishes-here");
+      expect(await cache.contains(aud, 4)).toEqual({ version: 1, member: false });
+      await table.put(aud, 20261121, 0, [1, 2, 3, 4]);
+      await syncAudience(ctx.deps, aud);
+      const seen = await waitFor("the poll to notice version 2", async () => {
+        const r = await cache.contains(aud, 4);
+        return r.version === 2 ? r : undefined;
+      });
+      expect(seen.member).toBe(true);
+      await cache.stop();
+    } finally {
       await ctx.close();
     }
   });
