@@ -61,6 +61,7 @@ export function createSyncContext(config: Config, log?: Logger): SyncContext {
     redis,
     async close() {
       await source.close();
+      await store.close();
       redis.disconnect();
     },
   };

@@ -89,15 +89,17 @@ export class AudienceLock {
 }
 
 /**
- * Writes segments with pipelined writes, registering each hash in the segs set first so gc can
- * always find it. Chunks of writeChunkBytes go out back to back with two in flight, so Redis
- * stores one chunk while the caller prepares (hashes) and sends the next. `add` only waits when
- * two chunks are already in flight; `close` waits for all and throws the first failure.
+ * Writes segments, registering each hash in the segs set first so gc can always find it.
+ * Commands go straight to the socket of a connection without auto-pipelining (ioredis'
+ * pipeline object would copy every chunk once more into one buffer), many in flight at once:
+ * pipelining at the protocol level. At most two chunks of writeChunkBytes are unacknowledged, so
+ * Redis stores one while the caller prepares (hashes) and sends the next. `add` waits only then;
+ * `close` waits for all and throws the first failure.
  */
 export class SegmentWriter {
   readonly #keys: ReturnType<typeof audienceKeys>;
   readonly #inflight: Promise<void>[] = [];
-  #pipe: ReturnType<Redis["pipeline"]>;
+  #chunk: Promise<unknown>[] = [];
   #pending = 0;
   #acked = 0;
   #failure: unknown;
@@ -109,39 +111,37 @@ export class SegmentWriter {
     private readonly onProgress?: (bytes: number) => void,
   ) {
     this.#keys = audienceKeys(audience);
-    this.#pipe = redis.pipeline();
   }
 
   async add(hash: string, blob: Uint8Array): Promise<void> {
     const k = this.#keys;
     const ttl = this.options.ttlSeconds;
-    const pipe = this.#pipe;
-    pipe.sadd(k.segs, hash);
+    const r = this.redis;
+    const chunk = this.#chunk;
+    chunk.push(r.sadd(k.segs, hash));
     const key = k.segment(hash);
     const value = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
     if (value.length <= PIECE_BYTES) {
-      if (ttl > 0) pipe.set(key, value, "EX", ttl);
-      else pipe.set(key, value);
+      chunk.push(ttl > 0 ? r.set(key, value, "EX", ttl) : r.set(key, value));
     } else {
       // One HSET with every piece: the segment appears whole or not at all.
       const args: (string | Buffer)[] = [];
       for (let o = 0, i = 0; o < value.length; o += PIECE_BYTES, i++) {
         args.push(String(i), value.subarray(o, o + PIECE_BYTES));
       }
-      pipe.hset(key, ...args);
-      if (ttl > 0) pipe.expire(key, ttl);
+      chunk.push(r.hset(key, ...args));
+      if (ttl > 0) chunk.push(r.expire(key, ttl));
     }
     this.#pending += value.length;
     if (this.#pending >= (this.options.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES)) await this.#flush();
   }
 
   async #flush(): Promise<void> {
-    const sent = this.#pipe;
+    const sent = this.#chunk;
     const bytes = this.#pending;
-    this.#pipe = this.redis.pipeline();
+    this.#chunk = [];
     this.#pending = 0;
-    const done = sent.exec().then((res) => {
-      for (const [err] of res ?? []) if (err) throw err;
+    const done = Promise.all(sent).then(() => {
       this.#acked += bytes;
       this.onProgress?.(this.#acked);
     });
@@ -152,7 +152,7 @@ export class SegmentWriter {
   }
 
   async close(): Promise<void> {
-    if (this.#pending > 0 && this.#failure === undefined) await this.#flush().catch(() => undefined);
+    if (this.#chunk.length > 0) await this.#flush().catch(() => undefined);
     await Promise.all(this.#inflight.splice(0));
     if (this.#failure !== undefined) throw this.#failure;
   }
@@ -160,6 +160,8 @@ export class SegmentWriter {
 
 export class VersionStore {
   readonly redis: Redis & BitsyncScripts;
+  /** A second connection for bulk segment writes, opened on first use. */
+  #bulk: Redis | undefined;
 
   constructor(
     redis: Redis,
@@ -253,7 +255,15 @@ export class VersionStore {
 
   /** A streaming writer of an audience's segments (see SegmentWriter). */
   segmentWriter(audience: string, onProgress?: (bytes: number) => void): SegmentWriter {
-    return new SegmentWriter(this.redis, audience, this.options, onProgress);
+    this.#bulk ??= this.redis.duplicate({ enableAutoPipelining: false, connectionName: "bitsync-bulk" });
+    return new SegmentWriter(this.#bulk, audience, this.options, onProgress);
+  }
+
+  /** Closes the bulk-write connection, if one was opened; the main client is the caller's. */
+  async close(): Promise<void> {
+    const bulk = this.#bulk;
+    this.#bulk = undefined;
+    if (bulk) await bulk.quit().catch(() => bulk.disconnect());
   }
 
   /** Hashes in the segs set: segments that are (or were, until they expired) stored. */
