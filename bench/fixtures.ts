@@ -1,16 +1,7 @@
 // Deterministic fixtures shared by the benchmarks: a seeded generator, so every run measures
 // the same data and two runs can be compared.
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "../orchestrator/util/prng.js";
+import { mulberry32 } from "../orchestrator/util/prng.js";
 
 /** `count` distinct random positions in [0, space), ascending. */
 export function randomMembers(count: number, space: number, seed: number): Uint32Array {

@@ -2,6 +2,7 @@
 // (a run-optimized portable Roaring bitmap), cut it into segments, pin them, then answer
 // membership checks and page through members, checking every answer against roaring-wasm.
 import { RoaringBitmap32 } from "roaring-wasm";
+import { mulberry32 } from "../util/prng.js";
 import { BitmapCore, type ResidentBlob } from "../wasm/core.js";
 
 export interface CoreDemoOptions {
@@ -18,17 +19,6 @@ export interface CoreDemoResult {
   checked: number;
   hits: number;
   pageMembers: number[];
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function runCoreDemo(opts: CoreDemoOptions): CoreDemoResult {

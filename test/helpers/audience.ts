@@ -4,7 +4,7 @@ import { randomInt } from "node:crypto";
 import mysql from "mysql2/promise";
 import { configFromEnv, type Config } from "../../orchestrator/config/config.js";
 import { createSyncContext, type SyncContext } from "../../orchestrator/sync/context.js";
-import { portable } from "./roaring.js";
+import { mulberry32, portable } from "./roaring.js";
 import { stackEnv, uniqueName } from "./stack.js";
 
 export function newAudienceId(): string {
@@ -79,14 +79,8 @@ export class SourceTable {
 
 /** Deterministic pseudo-random members in [0, space). */
 export function members(count: number, space: number, seed: number): number[] {
-  let a = seed >>> 0;
+  const rnd = mulberry32(seed);
   const set = new Set<number>();
-  while (set.size < count) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    set.add(Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * space));
-  }
+  while (set.size < count) set.add(Math.floor(rnd() * space));
   return [...set].sort((x, y) => x - y);
 }

@@ -2,6 +2,8 @@
 // container kind (array, bitset, run) and the header variants.
 import fc from "fast-check";
 import { RoaringBitmap32 } from "roaring-wasm";
+export { mulberry32 } from "../../orchestrator/util/prng.js";
+import { mulberry32 } from "../../orchestrator/util/prng.js";
 
 export { RoaringBitmap32 };
 
@@ -51,17 +53,6 @@ export function randomLows(seed: number, n: number): number[] {
   const set = new Set<number>();
   while (set.size < n) set.add(Math.floor(rnd() * 65536));
   return [...set];
-}
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Portable bytes of `members`, optionally run-optimized, via roaring-wasm. */

@@ -3,6 +3,7 @@
 import type { BitmapCore } from "../../wasm/core.js";
 import { readCroaring } from "./croaring.js";
 import { partsFromU32, partsFromU64 } from "./parts.js";
+import { readBuckets } from "./buckets.js";
 import { readPortable } from "./portable.js";
 import { ByteReader, DecodeContext } from "./reader.js";
 import type { BitmapPart, DecodedBitmap } from "./types.js";
@@ -91,20 +92,9 @@ function readMap64(core: BitmapCore, r: ByteReader, native: boolean): BitmapPart
   const at = r.pos;
   const minBucket = native ? MIN_BUCKET.native : MIN_BUCKET.portable;
   const n = r.count(r.varuint("the bucket count"), minBucket, "the bucket count", at);
-  const parts: BitmapPart[] = [];
-  let prevKey = -1;
-  for (let i = 0; i < n; i++) {
-    const keyAt = r.pos;
-    const key = r.u32(`bucket ${i} key`);
-    if (key <= prevKey) {
-      throw r.ctx.error(keyAt, `bucket ${i} key ${key} is not above the previous key ${prevKey}: keys must ascend`);
-    }
-    prevKey = key;
-    const what = `bucket ${i} (high ${key})`;
-    const part = native ? readCroaring(core, r, key, what) : readPortable(core, r, key, what);
-    if (part) parts.push(part);
-  }
-  return parts;
+  return readBuckets(r, n, (high, what) =>
+    native ? readCroaring(core, r, high, what) : readPortable(core, r, high, what),
+  );
 }
 
 function optional(part: BitmapPart | undefined): BitmapPart[] {

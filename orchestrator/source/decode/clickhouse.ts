@@ -7,6 +7,7 @@
 // T is not in the bytes; the caller says its width.
 import type { BitmapCore } from "../../wasm/core.js";
 import { partsFromU32, partsFromU64 } from "./parts.js";
+import { readBuckets } from "./buckets.js";
 import { readPortable } from "./portable.js";
 import { ByteReader, DecodeContext } from "./reader.js";
 import { DEFAULT_CLICKHOUSE_WIDTH, type BitmapPart, type ClickHouseWidth, type DecodedBitmap } from "./types.js";
@@ -62,19 +63,7 @@ function readRoaring32(core: BitmapCore, r: ByteReader, width: ClickHouseWidth):
 function readRoaring64(core: BitmapCore, r: ByteReader): BitmapPart[] {
   const at = r.pos;
   const n = r.count(r.u64("the bucket count (u64)"), 4 + 8, `the bucket count${widthHint(8)}`, at);
-  const parts: BitmapPart[] = [];
-  let prevKey = -1;
-  for (let i = 0; i < n; i++) {
-    const keyAt = r.pos;
-    const key = r.u32(`bucket ${i} key`);
-    if (key <= prevKey) {
-      throw r.ctx.error(keyAt, `bucket ${i} key ${key} is not above the previous key ${prevKey}: keys must ascend`);
-    }
-    prevKey = key;
-    const part = readPortable(core, r, key, `bucket ${i} (high ${key})`);
-    if (part) parts.push(part);
-  }
-  return parts;
+  return readBuckets(r, n, (high, what) => readPortable(core, r, high, what));
 }
 
 /** Most width mistakes surface as a length or cookie error; say which T was assumed. */
