@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { configFromEnv, describeConfig } from "../config/config.js";
 import { runCoreDemo } from "../demo/core-demo.js";
+import { runSyncDemo } from "../demo/sync-demo.js";
 import { registerAudienceCommands } from "./audience.js";
 import { registerInspect } from "./inspect.js";
 import { BitsyncError } from "../errors.js";
@@ -50,13 +51,20 @@ program
 
 program
   .command("demo")
-  .description("demo of the WASM core on a generated audience")
-  .option("--members <n>", "audience size", positiveInt, 1_000_000)
-  .option("--space <n>", "bit space", positiveInt, 100_000_000)
+  .description("demo: the WASM core on a generated audience, then the sync on the local stack")
+  .option("--members <n>", "audience size of the core demo", positiveInt, 1_000_000)
+  .option("--space <n>", "bit space of the core demo", positiveInt, 100_000_000)
   .option("--seed <n>", "generator seed", positiveInt, 2026)
-  .action((opts: { members: number; space: number; seed: number }) => {
+  .option("--core-only", "skip the sync demo (which needs MYSQL_URL and REDIS_URL)", false)
+  .action(async (opts: { members: number; space: number; seed: number; coreOnly: boolean }) => {
     const config = configFromEnv();
-    runCoreDemo({ ...opts, segmentBits: config.segmentBits, print: (l) => console.log(l) });
+    const print = (l: string): void => console.log(l);
+    print("== WASM core");
+    runCoreDemo({ members: opts.members, space: opts.space, seed: opts.seed, segmentBits: config.segmentBits, print });
+    if (!opts.coreOnly) {
+      print("\n== audience sync");
+      await runSyncDemo(print);
+    }
   });
 
 registerAudienceCommands(program);

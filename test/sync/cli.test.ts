@@ -594,6 +594,17 @@ describe("bitsync inspect", () => {
   });
 });
 
+describe("bitsync demo", () => {
+  it("runs the core demo and the sync demo on the stack", async () => {
+    const run = await bitsync(["demo", "--members", "20000", "--space", "2000000"], {}, { plain: true });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("all agree with roaring-wasm");
+    expect(run.stdout).toMatch(/sync 1002 \(grade 7, active\): version 1, 2000000 members, 10 segments, 10 written/);
+    expect(run.stdout).toMatch(/version 2, 1 segment written, 9 reused \(delta sync\)/);
+    expect(run.stdout).toMatch(/rollback 1001: version 1 is current again; retained 2, 1/);
+  });
+});
+
 describe("bitsync config", () => {
   it("prints every setting with its effective value, secrets redacted", async () => {
     const run = await bitsync(["config"], { BITSYNC_RETAIN_VERSIONS: "7" });
