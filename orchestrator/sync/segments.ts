@@ -7,10 +7,9 @@ import type { BitmapCore, Segment } from "../wasm/core.js";
 import { IntegrityError } from "./errors.js";
 import type { SegmentEntry } from "./version.js";
 
-/** A segment ready to store; its content hash is filled in while it is written. */
-export interface BuiltSegment extends Omit<SegmentEntry, "hash"> {
+/** A segment ready to store, with its content hash (from the core's segmentation). */
+export interface BuiltSegment extends SegmentEntry {
   blob: Uint8Array;
-  hash?: string;
 }
 
 export interface BuiltVersion {
@@ -56,6 +55,7 @@ export function buildSegments(core: BitmapCore, rows: readonly DecodedBitmap[], 
       min: s.min,
       max: s.max,
       bytes: s.blob.length,
+      hash: s.hash,
       blob: s.blob,
     });
     cardinality += s.cardinality;

@@ -9,7 +9,7 @@ import type { BitmapCore } from "../wasm/core.js";
 import { DriftError, IncompleteVersionError, IntegrityError } from "./errors.js";
 import { buildSegments } from "./segments.js";
 import type { VersionStore } from "./store.js";
-import { encodeIndex, indexChecksum, segmentHash, type VersionInfo } from "./version.js";
+import { encodeIndex, indexChecksum, type VersionInfo } from "./version.js";
 
 /** What the sync needs from a source: the rows of one audience at one date. */
 export interface SnapshotSource {
@@ -142,8 +142,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
 
     step("write");
     const { version, current } = await store.begin(audience, lock);
-    // Segments whose hash is already stored are referenced, not written (delta sync). Hashing
-    // happens here, one segment at a time, while the writer's previous chunks are in flight.
+    // Segments whose hash is already stored are referenced, not written (delta sync).
     const known = await store.knownSegments(audience);
     const writer = store.segmentWriter(audience, (bytes) =>
       opts.onProgress?.({ step: "write", done: bytes, total: built.bytes }),
@@ -152,7 +151,6 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     let bytesWritten = 0;
     try {
       for (const s of built.segments) {
-        s.hash = segmentHash(s.blob);
         if (known.has(s.hash)) continue;
         known.add(s.hash);
         await writer.add(s.hash, s.blob);
@@ -162,7 +160,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     } finally {
       await writer.close();
     }
-    const entries = built.segments.map((s) => ({ ...s, hash: s.hash! }));
+    const entries = built.segments;
     const hashes = [...new Set(entries.map((s) => s.hash))];
     const index = encodeIndex(deps.segmentBits, entries);
     const info: VersionInfo = {

@@ -13,7 +13,7 @@ export interface SegmentEntry {
   max: number;
   /** Size of the portable blob. */
   bytes: number;
-  /** Content hash (16 bytes of SHA-256, base64url): the segment's key suffix. */
+  /** Content hash (MurmurHash3 x64 128 from the core, base64url): the segment's key suffix. */
   hash: string;
 }
 
@@ -48,10 +48,6 @@ const MAGIC = 0x31495342; // "BSI1"
 const HEADER_BYTES = 12;
 const RECORD_BYTES = 48;
 const HASH_BYTES = 16;
-
-export function segmentHash(blob: Uint8Array): string {
-  return createHash("sha256").update(blob).digest().subarray(0, HASH_BYTES).toString("base64url");
-}
 
 /**
  * Binary index: u32 magic, u8 segmentBits, 3 bytes reserved, u32 count, then per segment

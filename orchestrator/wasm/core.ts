@@ -30,6 +30,7 @@ interface CoreExports {
   extract(ptr: number, len: number, from: number, count: number, out: number): number;
   segmentPortable(ptr: number, len: number, bits: number): number;
   segmentSorted(ptr: number, count: number, wide: number, bits: number): number;
+  murmur3x64_128(ptr: number, len: number, seed: bigint, out: number): void;
 }
 
 /** Shape of batch results: one byte per query (0/1), or a bitset with bit i for query i. */
@@ -52,6 +53,8 @@ export interface Segment {
   max: number;
   /** Portable Roaring bytes (JS-owned copy). */
   blob: Uint8Array;
+  /** Content hash of the blob: MurmurHash3 x64 128, base64url (22 characters). */
+  hash: string;
 }
 
 export interface SegmentedBitmap {
@@ -220,6 +223,18 @@ export class BitmapCore {
     return rc === 1;
   }
 
+  /** MurmurHash3 x64 128 of the bytes, the 16-byte digest as h1 then h2, little-endian. */
+  hash128(bytes: Uint8Array, seed = 0n): Uint8Array {
+    const ptr = this.#copyIn(bytes);
+    const out = this.#alloc(16);
+    try {
+      this.#x.murmur3x64_128(ptr, bytes.length, seed, out);
+      return this.#u8.slice(out, out + 16);
+    } finally {
+      this.#x.dealloc(out);
+    }
+  }
+
   /** Cardinality from the descriptive header alone. */
   cardinality(bytes: Uint8Array): number {
     return checked(this.#x.cardinality(this.#copyIn(bytes), bytes.length), "cardinality");
@@ -259,18 +274,22 @@ export class BitmapCore {
     const segments: Segment[] = [];
     let cardinality = 0;
     try {
+      // Hashed where the bytes already are; the scratch area never moves the blobs.
+      const digest = this.#scratchArea(16);
       for (let i = 0; i < count; i++) {
         const rec = index + i * RECORD_BYTES;
         const off = this.#view.getUint32(rec + 8, true);
         const len = this.#view.getUint32(rec + 12, true);
         const card = Number(this.#view.getBigUint64(rec + 16, true));
         cardinality += card;
+        this.#x.murmur3x64_128(blobs + off, len, 0n, digest);
         segments.push({
           segment: Number(this.#view.getBigUint64(rec, true)),
           cardinality: card,
           min: this.#view.getUint32(rec + 24, true),
           max: this.#view.getUint32(rec + 28, true),
           blob: this.#u8.slice(blobs + off, blobs + off + len),
+          hash: Buffer.from(this.#u8.buffer, digest, 16).toString("base64url"),
         });
       }
     } finally {

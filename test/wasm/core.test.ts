@@ -178,6 +178,23 @@ describe("zero-copy queries agree with roaring-wasm", () => {
   });
 });
 
+describe("content hash", () => {
+  it("is MurmurHash3 x64 128 (published vectors), and segmentation hashes every segment", () => {
+    // Published x64_128 vectors with seed 0x9747b28c (NHasher's MurmurHash128X64V3Tests).
+    const hex = (s: string): string => Buffer.from(core.hash128(Buffer.from(s), 2538058380n)).toString("hex");
+    expect(hex("")).toBe("b3bbaa1d8a202b397a9502e38f60b093");
+    expect(hex("The quick brown fox jumps over the lazy dog")).toBe("213163d23b7f8a73e516c07e727345f9");
+    expect(hex("THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG")).toBe("6c8ad027e39089788ad2cb67789ca4cf");
+    expect(Buffer.from(core.hash128(new Uint8Array(0))).toString("hex")).toBe("0".repeat(32));
+    const seg = core.segment(Uint32Array.from([1, 2, 3, 70000, 5_000_000]), 20);
+    for (const s of seg.segments) {
+      expect(s.hash).toBe(Buffer.from(core.hash128(s.blob)).toString("base64url"));
+      expect(s.hash).toHaveLength(22);
+    }
+    expect(new Set(seg.segments.map((s) => s.hash)).size).toBe(seg.segments.length);
+  });
+});
+
 describe("segmentation", () => {
   const arbWide = arbMembers({ maxKey: 0xffff });
 
