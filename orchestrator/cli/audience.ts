@@ -2,7 +2,7 @@
 import { SingleBar, Presets } from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
 import { configFromEnv } from "../config/config.js";
-import { logger } from "../log.js";
+import { logger, rootLogger } from "../log.js";
 import { audienceInfo, collectGarbage, rollbackAudience } from "../sync/admin.js";
 import { createSyncContext } from "../sync/context.js";
 import { syncAudience, type SyncProgress } from "../sync/sync.js";
@@ -24,6 +24,8 @@ async function withContext<T>(
   fn: (ctx: ReturnType<typeof createSyncContext>) => Promise<T>,
 ): Promise<void> {
   const config = configFromEnv();
+  // A command's output is its result; logs (stderr) default to warnings unless asked for.
+  rootLogger(process.env.BITSYNC_LOG_LEVEL ?? "warn");
   const log = logger(`cli.${name}`);
   const ctx = createSyncContext(config, log);
   try {
