@@ -127,7 +127,10 @@ export async function runSyncDemo(print: (line: string) => void): Promise<void> 
     print(
       `rollback ${probe.id}: version ${rb.to} is current again; retained ${info.retained.map((v) => v.version).join(", ")}`,
     );
-    print(`try: node dist/orchestrator/cli/main.js info ${probe.id} --json`);
+    print(
+      `look inside: BITSYNC_KEEP_STACK=1 npm run demo, then eval "$(bash scripts/stack.sh env)" and ` +
+        `BITSYNC_SOURCE_DIALECT=mysql BITSYNC_SOURCE_TABLE=${TABLE} node dist/orchestrator/cli/main.js info ${probe.id} --json`,
+    );
   } finally {
     await cache.stop();
     await ctx.close();
