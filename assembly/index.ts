@@ -63,8 +63,3 @@ export function blobExtent(ptr: usize, len: usize): f64 {
   }
   return <f64>(p - ptr);
 }
-
-/** Size in bytes of the valid portable blob at ptr (more data may follow it), or an error code. */
-export function blobSize(ptr: usize, len: usize): i32 {
-  return validateBlob(ptr, len, 65536);
-}

@@ -12,6 +12,7 @@ import { RoaringBitmap32 } from "roaring-wasm";
 import { BitmapCore, type ResidentBlob } from "../orchestrator/wasm/core.js";
 import { DEFAULT_SEGMENT_BITS } from "../orchestrator/config/defaults.js";
 import { medianNs, randomMembers, randomQueries } from "./fixtures.js";
+import { PinnedTable } from "./pinned-table.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -29,8 +30,6 @@ const space = Number(args.space);
 const queryCount = Number(args.queries);
 const rounds = Number(args.rounds);
 const mask = 2 ** bits - 1;
-// Segment number of a u32 position; `>>>` cannot shift by 32, and with 2^32 bits there is one segment.
-const segmentOf = bits >= 32 ? (_x: number): number => 0 : (x: number): number => x >>> bits;
 
 const log = (line: string): void => {
   if (!args.json) console.log(line);
@@ -50,45 +49,16 @@ for (const s of segmented.segments) table[s.segment] = core.pin(s.blob, { segmen
 
 let sink = 0; // results feed this so the JIT cannot drop the work
 
-function zeroCopySingle(q: Uint32Array): number {
-  let hits = 0;
-  for (let i = 0; i < q.length; i++) {
-    const x = q[i]!;
-    const blob = table[segmentOf(x)];
-    if (blob !== undefined && blob.has(x & mask)) hits++;
-  }
-  return hits;
-}
-
-/** Sorted positions: one batch call per segment, each walking its blob once. */
-const offsetsBuffer = new Uint32Array(queryCount);
-function zeroCopySortedBatch(q: Uint32Array): number {
-  let hits = 0;
-  let i = 0;
-  const offsets = offsetsBuffer;
-  while (i < q.length) {
-    const seg = segmentOf(q[i]!);
-    let j = i;
-    while (j < q.length && segmentOf(q[j]!) === seg) {
-      offsets[j] = q[j]! & mask;
-      j++;
-    }
-    const blob = table[seg];
-    if (blob !== undefined) {
-      const out = blob.hasMany(offsets.subarray(i, j));
-      for (let k = 0; k < out.length; k++) hits += out[k]!;
-    }
-    i = j;
-  }
-  return hits;
-}
+const pinned = new PinnedTable(bits, table);
+const zeroCopySingle = (q: Uint32Array): number => pinned.single(q);
+const zeroCopySortedBatch = (q: Uint32Array): number => pinned.sortedBatch(q);
 
 /** Random order through hasEach: one call, one table entry per query. */
 function zeroCopyEachBatch(q: Uint32Array): number {
   const blobs: (ResidentBlob | null)[] = new Array<ResidentBlob | null>(q.length);
   const offsets = new Uint32Array(q.length);
   for (let i = 0; i < q.length; i++) {
-    blobs[i] = table[segmentOf(q[i]!)] ?? null;
+    blobs[i] = table[pinned.segmentOf(q[i]!)] ?? null;
     offsets[i] = q[i]! & mask;
   }
   const out = core.hasEach(blobs, offsets);

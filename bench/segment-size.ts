@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { RoaringBitmap32 } from "roaring-wasm";
 import { BitmapCore, type ResidentBlob, type Segment } from "../orchestrator/wasm/core.js";
 import { medianNs, mulberry32, randomMembers, randomQueries } from "./fixtures.js";
+import { PinnedTable } from "./pinned-table.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -132,9 +133,6 @@ interface Subject {
 
 function prepare(fx: Fixture, bits: number): Subject {
   const core = BitmapCore.create();
-  const mask = 2 ** bits - 1;
-  // Segment number of a u32 position; `>>>` cannot shift by 32, and with 2^32 bits there is one segment.
-  const segmentOf = bits >= 32 ? (_x: number): number => 0 : (x: number): number => x >>> bits;
   const segs = core.segment(fx.portable, bits).segments;
 
   const table: (ResidentBlob | undefined)[] = [];
@@ -151,39 +149,9 @@ function prepare(fx: Fixture, bits: number): Subject {
     base[i] = s.segment * 2 ** bits;
   }
 
-  function single(): number {
-    const q = fx.random;
-    let hits = 0;
-    for (let i = 0; i < q.length; i++) {
-      const x = q[i]!;
-      const blob = table[segmentOf(x)];
-      if (blob !== undefined && blob.has(x & mask)) hits++;
-    }
-    return hits;
-  }
-
-  /** Sorted positions: one batch call per segment, each walking its blob once. */
-  const offsets = new Uint32Array(fx.sorted.length);
-  function sortedBatch(): number {
-    const q = fx.sorted;
-    let hits = 0;
-    let i = 0;
-    while (i < q.length) {
-      const seg = segmentOf(q[i]!);
-      let j = i;
-      while (j < q.length && segmentOf(q[j]!) === seg) {
-        offsets[j] = q[j]! & mask;
-        j++;
-      }
-      const blob = table[seg];
-      if (blob !== undefined) {
-        const out = blob.hasMany(offsets.subarray(i, j));
-        for (let k = 0; k < out.length; k++) hits += out[k]!;
-      }
-      i = j;
-    }
-    return hits;
-  }
+  const queries = new PinnedTable(bits, table);
+  const single = (): number => queries.single(fx.random);
+  const sortedBatch = (): number => queries.sortedBatch(fx.sorted);
 
   /** One page of global positions from global rank `from`; it continues into later segments. */
   const pageOut = new Uint32Array(pageSize);

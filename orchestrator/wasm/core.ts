@@ -19,7 +19,6 @@ interface CoreExports {
   alloc(size: number): number;
   dealloc(ptr: number): void;
   validate(ptr: number, len: number, keyLimit: number): number;
-  blobSize(ptr: number, len: number): number;
   blobExtent(ptr: number, len: number): number;
   contains(ptr: number, len: number, x: number): number;
   containsMany(ptr: number, len: number, q: number, n: number, out: number, mode: number): number;
@@ -196,14 +195,6 @@ export class BitmapCore {
     const keyLimit = keyLimitFor(segmentBits);
     const rc = this.#x.validate(this.#copyIn(bytes), bytes.length, keyLimit);
     if (rc < 0) throw new BlobFormatError(rc, "validate");
-  }
-
-  /**
-   * Size in bytes of the valid portable blob that starts at bytes[0]; more data may follow it
-   * (the next bucket of a 64-bit map, say). Throws BlobFormatError when it is not valid.
-   */
-  blobSize(bytes: Uint8Array): number {
-    return checked(this.#x.blobSize(this.#copyIn(bytes), bytes.length), "blobSize");
   }
 
   /**
