@@ -69,31 +69,63 @@ const config = configFromEnv({
 const ctx = createSyncContext(config);
 const redis = new Redis(config.redisUrl);
 
+const purge = async (pattern: string): Promise<void> => {
+  let cursor = "0";
+  do {
+    const [next, found] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    if (found.length > 0) await redis.del(...found);
+    cursor = next;
+  } while (cursor !== "0");
+};
+
 try {
-  // ---- subject: end-to-end syncs, each of a fresh audience (no delta reuse) -----------------
+  // Runs alternate the subject and the baseline, and each deletes what it wrote before the next
+  // starts: both then write into memory Redis has already allocated (as in steady state), and
+  // drift on a shared machine hits both alike.
   const results: SyncResult[] = [];
   const syncMs: number[] = [];
-  for (const id of ids) {
-    const t = performance.now();
-    results.push(await syncAudience(ctx.deps, id));
-    syncMs.push(performance.now() - t);
-    log(`sync ${id}: ${syncMs[syncMs.length - 1]!.toFixed(0)} ms ${JSON.stringify(results[results.length - 1]!.ms)}`);
-  }
-  const first = results[0]!;
-
-  // ---- baseline: the same segment bytes, plain pipelined SETs ------------------------------
-  const index = (await ctx.store.index(ids[0]!, first.version))!;
-  const blobs: Buffer[] = [];
-  for (const e of index.entries) blobs.push((await ctx.store.segment(ids[0]!, e.hash, e.bytes))!);
-  // Every SET in flight at once, the fastest plain write there is: both ioredis' pipeline object
-  // and bare commands on a connection without auto-pipelining; the floor is the faster.
   const floorMs: number[] = [];
   const pipelineMs: number[] = [];
   const directMs: number[] = [];
+  const readMs: number[] = [];
   const direct = new Redis(config.redisUrl, { enableAutoPipelining: false });
-  for (let r = 0; r < runs; r++) {
-    const prefix = `bench:floor:${process.pid}:${r}:`;
+  let redisBytes = 0;
+  let keys = 0;
+  for (const [r, id] of ids.entries()) {
+    // ---- subject: an end-to-end sync of a fresh audience (no delta reuse) -------------------
     let t = performance.now();
+    const result = await syncAudience(ctx.deps, id);
+    syncMs.push(performance.now() - t);
+    results.push(result);
+    log(`sync ${id}: ${syncMs[r]!.toFixed(0)} ms ${JSON.stringify(result.ms)}`);
+
+    if (r === 0) {
+      // ---- Redis bytes of one audience -------------------------------------------------------
+      let cursor = "0";
+      do {
+        const [next, found] = await redis.scan(cursor, "MATCH", `{aud:${id}}:*`, "COUNT", 1000);
+        for (const k of found) {
+          redisBytes += Number(await redis.memory("USAGE", k, "SAMPLES", "0"));
+          keys++;
+        }
+        cursor = next;
+      } while (cursor !== "0");
+    }
+
+    // ---- reference: the source read alone, the same query the sync runs -----------------------
+    t = performance.now();
+    await ctx.deps.source.read(id);
+    readMs.push(performance.now() - t);
+
+    // ---- baseline: the same segment bytes, plain pipelined SETs ------------------------------
+    const index = (await ctx.store.index(id, result.version))!;
+    const blobs: Buffer[] = [];
+    for (const e of index.entries) blobs.push((await ctx.store.segment(id, e.hash, e.bytes))!);
+    if (r < ids.length - 1) await purge(`{aud:${id}}:*`);
+    // Every SET in flight at once, the fastest plain write there is: both ioredis' pipeline object
+    // and bare commands on a connection without auto-pipelining; the floor is the faster.
+    const prefix = `bench:floor:${process.pid}:${r}:`;
+    t = performance.now();
     const pipe = redis.pipeline();
     for (let i = 0; i < blobs.length; i++) pipe.set(prefix + i, blobs[i]!);
     await pipe.exec();
@@ -102,30 +134,18 @@ try {
     t = performance.now();
     await Promise.all(blobs.map((b, i) => direct.set(prefix + i, b)));
     const bare = performance.now() - t;
+    await redis.del(...blobs.map((_, i) => prefix + i));
     pipelineMs.push(piped);
     directMs.push(bare);
     floorMs.push(Math.min(piped, bare));
-    await redis.del(...blobs.map((_, i) => prefix + i));
   }
   direct.disconnect();
+  const first = results[0]!;
 
-  // ---- delta: the same audience again, every segment reused --------------------------------
+  // ---- delta: the last audience again, every segment reused ---------------------------------
   const t = performance.now();
-  const again = await syncAudience(ctx.deps, ids[0]!, { force: true });
+  const again = await syncAudience(ctx.deps, ids[ids.length - 1]!, { force: true });
   const deltaMs = performance.now() - t;
-
-  // ---- Redis bytes of one audience ---------------------------------------------------------
-  let redisBytes = 0;
-  let keys = 0;
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", `{aud:${ids[1] ?? ids[0]}}:*`, "COUNT", 1000);
-    for (const k of found) {
-      redisBytes += Number(await redis.memory("USAGE", k, "SAMPLES", "0"));
-      keys++;
-    }
-    cursor = next;
-  } while (cursor !== "0");
 
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const figures = {
@@ -135,6 +155,8 @@ try {
     raw_write_ms: floorMs,
     raw_write_pipeline_object_ms_median: median(pipelineMs),
     raw_write_bare_commands_ms_median: median(directMs),
+    source_read_ms_median: median(readMs),
+    source_read_ms: readMs,
     delta_sync_ms: deltaMs,
     delta_reused_segments: again.reused,
     steps_ms_first_sync: first.ms,
@@ -148,24 +170,22 @@ try {
     sync_vs_raw_write: figures.sync_ms_median / figures.raw_write_ms_median,
     sync_vs_raw_write_pipeline_object: figures.sync_ms_median / figures.raw_write_pipeline_object_ms_median,
     redis_bytes_vs_portable: redisBytes / portable.length,
+    // What reading the value alone costs against the floor: the sync cannot take less than this
+    // plus the write unless the two overlap.
+    source_read_vs_raw_write: figures.source_read_ms_median / figures.raw_write_ms_median,
   };
   const setup = { members: memberCount, space, runs, segment_bits: config.segmentBits, node: process.version };
   log(`sync (median of ${runs})      ${figures.sync_ms_median.toFixed(0)} ms`);
   log(`raw pipelined SETs (floor)   ${figures.raw_write_ms_median.toFixed(0)} ms`);
+  log(`source read alone            ${figures.source_read_ms_median.toFixed(0)} ms`);
   log(`delta re-sync (all reused)   ${deltaMs.toFixed(0)} ms, ${again.reused}/${again.segments} segments reused`);
   log(`redis bytes                  ${redisBytes} B in ${keys} keys for ${portable.length} B portable`);
   log(`ratio sync_vs_raw_write        ${ratios.sync_vs_raw_write.toFixed(2)}x   (target <= 3)`);
+  log(`ratio source_read_vs_raw_write ${ratios.source_read_vs_raw_write.toFixed(2)}x   (reference)`);
   log(`ratio redis_bytes_vs_portable  ${ratios.redis_bytes_vs_portable.toFixed(3)}x  (target <= 1.05)`);
   if (args.json) console.log(JSON.stringify({ bench: "sync", setup, figures, ratios }));
 } finally {
-  for (const id of ids) {
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `{aud:${id}}:*`, "COUNT", 1000);
-      if (found.length > 0) await redis.del(...found);
-      cursor = next;
-    } while (cursor !== "0");
-  }
+  for (const id of ids) await purge(`{aud:${id}}:*`);
   await conn.query(`DROP TABLE IF EXISTS ${table}`);
   await conn.end();
   redis.disconnect();

@@ -9,7 +9,7 @@ import type { BitmapCore } from "../wasm/core.js";
 import { DriftError, IncompleteVersionError, IntegrityError } from "./errors.js";
 import { buildSegments } from "./segments.js";
 import type { VersionStore } from "./store.js";
-import { encodeIndex, indexChecksum, type VersionInfo } from "./version.js";
+import { encodeIndex, indexChecksum, type SegmentEntry, type VersionInfo } from "./version.js";
 
 /** What the sync needs from a source: the rows of one audience at one date. */
 export interface SnapshotSource {
@@ -85,6 +85,8 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
   step("lock");
   const lock = await store.lock(audience);
   done("lock");
+  // The cut segments stay in the core's memory until the version is written.
+  let disposeSegments: (() => void) | undefined;
   try {
     step("read");
     const snapshot = await deps.source.read(audience, opts.impDate);
@@ -108,6 +110,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
 
     step("segment");
     const built = buildSegments(core, decoded, deps.segmentBits);
+    disposeSegments = built.dispose;
     // Each row's own cardinality (before the union) must be what the source counts.
     snapshot.rows.forEach((row, i) => {
       const n = built.rowCardinalities[i]!;
@@ -149,18 +152,22 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     );
     let written = 0;
     let bytesWritten = 0;
+    const entries: SegmentEntry[] = [];
     try {
-      for (const s of built.segments) {
-        if (known.has(s.hash)) continue;
-        known.add(s.hash);
-        await writer.add(s.hash, s.blob);
+      // Each segment is hashed and copied out just before its write: while Redis stores one,
+      // this process prepares the next.
+      for (let i = 0; i < built.planned.length; i++) {
+        const { blob, ...entry } = built.take(i);
+        entries.push(entry);
+        if (known.has(entry.hash)) continue;
+        known.add(entry.hash);
+        await writer.add(entry.hash, blob);
         written++;
-        bytesWritten += s.blob.length;
+        bytesWritten += blob.length;
       }
     } finally {
       await writer.close();
     }
-    const entries = built.segments;
     const hashes = [...new Set(entries.map((s) => s.hash))];
     const index = encodeIndex(deps.segmentBits, entries);
     const info: VersionInfo = {
@@ -192,7 +199,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
       if (!(err instanceof IncompleteVersionError)) throw err;
       // A segment believed stored had expired meanwhile: write what is missing, swap once more.
       const present = await store.existing(audience, hashes);
-      const missing = entries.filter((s) => !present.has(s.hash));
+      const missing = entries.flatMap((s, i) => (present.has(s.hash) ? [] : [built.take(i)]));
       await store.writeSegments(audience, missing);
       written += missing.length;
       bytesWritten += missing.reduce((n, s) => n + s.bytes, 0);
@@ -227,6 +234,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     log?.info({ ...result }, "audience synced");
     return result;
   } finally {
+    disposeSegments?.();
     await lock.release();
   }
 }

@@ -56,6 +56,16 @@ export interface Segment {
   hash: string;
 }
 
+/** What a segment's index record says, before its bytes are taken. */
+export interface SegmentInfo {
+  segment: number;
+  cardinality: number;
+  min: number;
+  max: number;
+  /** Size of the segment's portable blob. */
+  bytes: number;
+}
+
 export interface SegmentedBitmap {
   bits: number;
   cardinality: number;
@@ -238,6 +248,20 @@ export class BitmapCore {
    * (Uint8Array), or ascending positions (Uint32Array, BigUint64Array; duplicates are merged).
    */
   segment(input: Uint8Array | Uint32Array | BigUint64Array, bits: number): SegmentedBitmap {
+    const cut = this.cut(input, bits);
+    try {
+      return { bits, cardinality: cut.cardinality, segments: cut.entries.map((_, i) => cut.take(i)) };
+    } finally {
+      cut.dispose();
+    }
+  }
+
+  /**
+   * Like segment(), but the segments stay in linear memory until taken one by one: a caller
+   * that writes each as it is taken overlaps hashing and copying with the write. The cut holds
+   * its bytes (about the input's size) until dispose().
+   */
+  cut(input: Uint8Array | Uint32Array | BigUint64Array, bits: number): SegmentCut {
     if (!Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS) {
       throw new RangeError(`segment bits must be an integer in [${MIN_BITS}, ${MAX_BITS}], got ${bits}`);
     }
@@ -251,43 +275,51 @@ export class BitmapCore {
       else rc = this.#x.segmentSorted(ptr, input.length, input instanceof BigUint64Array ? 1 : 0, bits);
       this.#refresh();
       if (rc < 0) throw new BlobFormatError(rc, "segment");
-      return this.#collectSegments(bits);
     } finally {
       this.#x.dealloc(ptr);
     }
-  }
-
-  #collectSegments(bits: number): SegmentedBitmap {
     const result = (this.#x.RESULT.value as number) >>> 0;
     const blobs = this.#view.getUint32(result, true);
     const index = this.#view.getUint32(result + 8, true);
     const count = this.#view.getUint32(result + 12, true);
-    const segments: Segment[] = [];
+    const entries: SegmentInfo[] = [];
+    const places: number[] = [];
     let cardinality = 0;
-    try {
-      // Hashed where the bytes already are; the scratch area never moves the blobs.
-      const digest = this.#scratchArea(16);
-      for (let i = 0; i < count; i++) {
-        const rec = index + i * RECORD_BYTES;
-        const off = this.#view.getUint32(rec + 8, true);
-        const len = this.#view.getUint32(rec + 12, true);
-        const card = Number(this.#view.getBigUint64(rec + 16, true));
-        cardinality += card;
-        this.#x.murmur3x64_128(blobs + off, len, 0n, digest);
-        segments.push({
-          segment: Number(this.#view.getBigUint64(rec, true)),
-          cardinality: card,
-          min: this.#view.getUint32(rec + 24, true),
-          max: this.#view.getUint32(rec + 28, true),
-          blob: this.#u8.slice(blobs + off, blobs + off + len),
-          hash: Buffer.from(this.#u8.buffer, digest, 16).toString("base64url"),
-        });
-      }
-    } finally {
-      this.#x.dealloc(blobs);
-      this.#x.dealloc(index);
+    for (let i = 0; i < count; i++) {
+      const rec = index + i * RECORD_BYTES;
+      const card = Number(this.#view.getBigUint64(rec + 16, true));
+      cardinality += card;
+      places.push(blobs + this.#view.getUint32(rec + 8, true));
+      entries.push({
+        segment: Number(this.#view.getBigUint64(rec, true)),
+        cardinality: card,
+        min: this.#view.getUint32(rec + 24, true),
+        max: this.#view.getUint32(rec + 28, true),
+        bytes: this.#view.getUint32(rec + 12, true),
+      });
     }
-    return { bits, cardinality, segments };
+    this.#x.dealloc(index);
+    return new SegmentCut(this, bits, cardinality, entries, places, blobs);
+  }
+
+  /** @internal Hashes a cut segment where it lies and copies it out. */
+  takeSegment(at: number, info: SegmentInfo): Segment {
+    // The scratch area never overlaps the cut's block.
+    const digest = this.#scratchArea(16);
+    this.#x.murmur3x64_128(at, info.bytes, 0n, digest);
+    return {
+      segment: info.segment,
+      cardinality: info.cardinality,
+      min: info.min,
+      max: info.max,
+      blob: this.#u8.slice(at, at + info.bytes),
+      hash: Buffer.from(this.#u8.buffer, digest, 16).toString("base64url"),
+    };
+  }
+
+  /** @internal Called by SegmentCut.dispose(). */
+  freeBlock(block: number): void {
+    this.#x.dealloc(block);
   }
 
   // ---- resident blobs (zero-copy queries) --------------------------------------------------
@@ -488,4 +520,37 @@ function readAsString(memory: WebAssembly.Memory, ptr: number): string {
   const view = new DataView(memory.buffer);
   const bytes = view.getUint32(ptr - 4, true);
   return Buffer.from(memory.buffer, ptr, bytes).toString("utf16le");
+}
+
+/** Segments cut by BitmapCore.cut(), held in linear memory until taken; see there. */
+export class SegmentCut {
+  #block: number;
+
+  /** @internal Use BitmapCore.cut(). */
+  constructor(
+    private readonly core: BitmapCore,
+    readonly bits: number,
+    readonly cardinality: number,
+    /** Non-empty segments only, ascending by segment number. */
+    readonly entries: readonly SegmentInfo[],
+    private readonly places: readonly number[],
+    block: number,
+  ) {
+    this.#block = block;
+  }
+
+  /** Segment i, hashed and copied out (each call hashes and copies again). */
+  take(i: number): Segment {
+    if (this.#block === 0) throw new WasmCoreError("segment cut used after dispose()");
+    const info = this.entries[i];
+    if (info === undefined) throw new RangeError(`segment cut: no segment #${i} of ${this.entries.length}`);
+    return this.core.takeSegment(this.places[i]!, info);
+  }
+
+  /** Frees the cut's bytes; idempotent. */
+  dispose(): void {
+    if (this.#block === 0) return;
+    this.core.freeBlock(this.#block);
+    this.#block = 0;
+  }
 }

@@ -264,6 +264,34 @@ describe("segmentation", () => {
     expect(() => core.segment(Uint32Array.from([5]), 15)).toThrow(RangeError);
   });
 
+  it("a cut gives the same segments one by one, keeps them until disposed, and frees them then", () => {
+    const rnd = mulberry32(7);
+    const members = Array.from({ length: 20_000 }, () => Math.floor(rnd() * 40_000_000)).sort((a, b) => a - b);
+    const whole = core.segment(Uint32Array.from(members), 20);
+    const before = core.stats().memoryBytes;
+    const cut = core.cut(Uint32Array.from(members), 20);
+    expect(cut.cardinality).toBe(whole.cardinality);
+    expect(cut.entries.map((e) => e.segment)).toEqual(whole.segments.map((s) => s.segment));
+    // Taken out of order, with other work on the core in between: still the same bytes.
+    for (let i = cut.entries.length - 1; i >= 0; i--) {
+      core.segment(Uint32Array.from([1, 2, 3]), 16);
+      const s = cut.take(i);
+      expect(s).toEqual(whole.segments[i]);
+      expect(s.blob.length).toBe(cut.entries[i]!.bytes);
+    }
+    cut.dispose();
+    cut.dispose();
+    expect(() => cut.take(0)).toThrow(WasmCoreError);
+    const small = core.cut(Uint32Array.from([1]), 20);
+    expect(() => small.take(5)).toThrow(RangeError);
+    small.dispose();
+    // Freed blocks are reused: cutting again does not grow the memory.
+    const after = core.stats().memoryBytes;
+    for (let i = 0; i < 5; i++) core.cut(Uint32Array.from(members), 20).dispose();
+    expect(core.stats().memoryBytes).toBe(after);
+    expect(after).toBeGreaterThanOrEqual(before);
+  });
+
   it("pins segments as segments: members past 2^bits are rejected", () => {
     const blob = portable([1, 65536 * 4], false);
     expect(() => core.pin(blob, { segmentBits: 18 })).toThrow(/VALUE_OUT_OF_SEGMENT/);
