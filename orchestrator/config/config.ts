@@ -45,6 +45,28 @@ export interface Config {
   cachePollMs: number;
   /** Bytes of segments per pipelined write round trip. */
   syncWriteChunkBytes: number;
+  /** Seed nodes of a Redis Cluster (host:port); empty: REDIS_URL is a single Redis. */
+  redisClusterNodes: string[];
+  /** Kafka client id. */
+  kafkaClientId: string;
+  /** Topic of user registrations, consumed to map new IDs. */
+  registrationTopic: string;
+  /** Topic the new mappings are published to (key uid, value {uid, corpId, bit}). */
+  mappingTopic: string;
+  /** Topic malformed registrations go to, with the reason and the original bytes. */
+  dlqTopic: string;
+  /** Consumer group of the registration consumer. */
+  consumerGroup: string;
+  /** Allocator groups G: bit = seq * G + group. Fixed for the life of a mapping. */
+  mapGroups: number;
+  /** Longest uid accepted, in UTF-8 bytes. */
+  mapUidMaxBytes: number;
+  /** Pattern every uid (and corpId) must match. */
+  mapUidPattern: RegExp;
+  /** IDs per allocation round trip (import and consumer batches are cut to this). */
+  mapBatchSize: number;
+  /** Entries of the process-local forward lookup cache. */
+  mapCacheEntries: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -104,17 +126,7 @@ export const SETTINGS = [
     env: "KAFKA_BROKERS",
     default: "127.0.0.1:9092",
     help: "Comma-separated Kafka bootstrap brokers host:port",
-    parse: (raw: string, env: string): string[] => {
-      const brokers = raw
-        .split(",")
-        .map((b) => b.trim())
-        .filter((b) => b.length > 0);
-      for (const b of brokers) {
-        if (!/^[^\s:]+:\d+$/.test(b)) throw new ConfigError(`${env}: broker "${b}" is not host:port`);
-      }
-      if (brokers.length === 0) throw new ConfigError(`${env} names no broker`);
-      return brokers;
-    },
+    parse: (raw: string, env: string): string[] => hostPorts(raw, env, false),
   } satisfies Setting<"kafkaBrokers">,
   {
     key: "segmentBits",
@@ -263,7 +275,109 @@ export const SETTINGS = [
     help: "Bytes of segments a sync sends per pipelined round trip to Redis",
     parse: integer(1, 1 << 30),
   } satisfies Setting<"syncWriteChunkBytes">,
+  {
+    key: "redisClusterNodes",
+    env: "REDIS_CLUSTER_NODES",
+    default: "",
+    help: "Comma-separated host:port seed nodes of a Redis Cluster for the ID mapping (empty: use REDIS_URL)",
+    parse: (raw: string, env: string): string[] => hostPorts(raw, env, true),
+  } satisfies Setting<"redisClusterNodes">,
+  {
+    key: "kafkaClientId",
+    env: "BITSYNC_KAFKA_CLIENT_ID",
+    default: "bitsync",
+    help: "Kafka client id",
+    parse: topicName,
+  } satisfies Setting<"kafkaClientId">,
+  {
+    key: "registrationTopic",
+    env: "BITSYNC_REGISTRATION_TOPIC",
+    default: "user-registered",
+    help: "Topic of user registrations (JSON {uid, corpId, ...}, keyed by uid) that the mapper consumes",
+    parse: topicName,
+  } satisfies Setting<"registrationTopic">,
+  {
+    key: "mappingTopic",
+    env: "BITSYNC_MAPPING_TOPIC",
+    default: "id-mapping",
+    help: "Topic every mapping is published to: key uid, value {uid, corpId, bit}",
+    parse: topicName,
+  } satisfies Setting<"mappingTopic">,
+  {
+    key: "dlqTopic",
+    env: "BITSYNC_DLQ_TOPIC",
+    default: "user-registered.dlq",
+    help: "Dead-letter topic for malformed registrations: the original bytes, the reason in headers",
+    parse: topicName,
+  } satisfies Setting<"dlqTopic">,
+  {
+    key: "consumerGroup",
+    env: "BITSYNC_CONSUMER_GROUP",
+    default: "bitsync-mapper",
+    help: "Kafka consumer group of the registration consumer",
+    parse: topicName,
+  } satisfies Setting<"consumerGroup">,
+  {
+    key: "mapGroups",
+    env: "BITSYNC_MAP_GROUPS",
+    default: "16",
+    help: "Allocator groups G (bit = seq * G + group); fixed once the mapping holds an ID",
+    parse: integer(1, 4096),
+  } satisfies Setting<"mapGroups">,
+  {
+    key: "mapUidMaxBytes",
+    env: "BITSYNC_MAP_UID_MAX_BYTES",
+    default: "64",
+    help: "Longest uid or corpId accepted, in UTF-8 bytes (over 64 costs memory: Redis leaves compact encoding)",
+    parse: integer(1, 1024),
+  } satisfies Setting<"mapUidMaxBytes">,
+  {
+    key: "mapUidPattern",
+    env: "BITSYNC_MAP_UID_PATTERN",
+    default: "^[\\x21-\\x7e]+$",
+    help: "Regular expression every uid and corpId must match (default: printable ASCII, no spaces)",
+    parse: (raw: string, env: string): RegExp => {
+      try {
+        return new RegExp(raw, "u");
+      } catch (err) {
+        throw new ConfigError(`${env}=${raw} is not a regular expression: ${(err as Error).message}`);
+      }
+    },
+  } satisfies Setting<"mapUidPattern">,
+  {
+    key: "mapBatchSize",
+    env: "BITSYNC_MAP_BATCH_SIZE",
+    default: "2000",
+    help: "IDs per allocation round trip to Redis",
+    parse: integer(1, 100_000),
+  } satisfies Setting<"mapBatchSize">,
+  {
+    key: "mapCacheEntries",
+    env: "BITSYNC_MAP_CACHE_ENTRIES",
+    default: "1000000",
+    help: "Entries of the process-local forward lookup cache (uid -> bit)",
+    parse: integer(0, 100_000_000),
+  } satisfies Setting<"mapCacheEntries">,
 ] as const;
+
+function hostPorts(raw: string, env: string, allowEmpty: boolean): string[] {
+  const list = raw
+    .split(",")
+    .map((b) => b.trim())
+    .filter((b) => b.length > 0);
+  for (const b of list) {
+    if (!/^[^\s:]+:\d+$/.test(b)) throw new ConfigError(`${env}: "${b}" is not host:port`);
+  }
+  if (list.length === 0 && !allowEmpty) throw new ConfigError(`${env} names no host:port`);
+  return list;
+}
+
+function topicName(raw: string, env: string): string {
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(raw)) {
+    throw new ConfigError(`${env}=${raw} must be 1-249 characters of letters, digits, ., _ and -`);
+  }
+  return raw;
+}
 
 function column(raw: string, env: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) throw new ConfigError(`${env}=${raw} is not a column name`);
