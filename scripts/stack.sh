@@ -3,24 +3,28 @@
 #   - Redis       (redis-server, 127.0.0.1, dynamic port)
 #   - MariaDB     (mariadbd, 127.0.0.1, dynamic port, db/user/password "bitsync")
 #   - Kafka proto (librdkafka's mock cluster, 3 brokers, hosted by a kcat process)
+#   - Redis Cluster (3 redis-server masters, no replicas, 127.0.0.1, dynamic ports)
 #
 # Usage: bash scripts/stack.sh up|down|env|status
 #   up      install missing packages (apt-get), start what isn't running, wait until ready.
 #           Progress goes to stderr; nothing is printed on stdout.
-#   env     print `export VAR='value'` lines for REDIS_URL, MYSQL_URL, KAFKA_BROKERS:
+#   env     print `export VAR='value'` lines for REDIS_URL, MYSQL_URL, KAFKA_BROKERS and
+#           BITSYNC_STACK_CLUSTER_NODES:
 #             eval "$(bash scripts/stack.sh env)"
 #   down    stop the processes this script started (data is kept).
 #   status  one line per service: running / stopped / external.
 #
-# A service whose variable (REDIS_URL, MYSQL_URL, KAFKA_BROKERS) is already set, non-empty
-# and not a value this stack handed out itself, is "external": nothing is started (or
-# stopped) for it and `env` passes the value through. (Our own values - e.g. after an earlier
-# `eval "$(stack.sh env)"`, even stale ones - still count as ours, so the shell you eval'd
-# in can keep using up/down/env.)
+# A service whose variable (REDIS_URL, MYSQL_URL, KAFKA_BROKERS, BITSYNC_STACK_CLUSTER_NODES) is
+# already set, non-empty and not a value this stack handed out itself, is "external": nothing
+# is started (or stopped) for it and `env` passes the value through. (Our own values - e.g.
+# after an earlier `eval "$(stack.sh env)"`, even stale ones - still count as ours, so the
+# shell you eval'd in can keep using up/down/env.)
 #
 # All state and logs live in one folder: $BITSYNC_STACK_DIR, default <repo>/.stack/. Ports
 # are chosen dynamically and remembered there, so several clones can run their own stacks.
 # The Kafka mock's ports change on every (re)start of that process: re-run the eval then.
+# The Redis Cluster keeps its ports too, but not its data: every start of it creates a new,
+# empty cluster (no persistence, like the single Redis).
 #
 # Knobs: BITSYNC_STACK_TIMEOUT (readiness wait per server, default 60 s),
 #        BITSYNC_STACK_KAFKA_DEBUG=1 (start kcat with `-d mock`: logs every request).
@@ -160,17 +164,68 @@ KAFKA_PIDFILE=$STATE/kafka.pid
 KAFKA_BROKERSFILE=$STATE/kafka.brokers
 KAFKA_LOG=$STATE/kafka.log
 
+# Redis Cluster: nodes 1..3, each with a client port and a cluster bus port. The bus port is
+# chosen like the others and passed with --cluster-port: the default (client port + 10000)
+# may be taken, or over 65535 for a high dynamic port. Node N keeps its ports in
+# redis-cluster-N.port/.busport, its PID in redis-cluster-N.pid, its log in redis-cluster-N.log.
+CLUSTER_DIR=$STATE/redis-cluster
+CLUSTER_LOG=$STATE/redis-cluster.log   # redis-cli --cluster create
+CLUSTER_NODES=(1 2 3)
+cluster_file() { echo "$STATE/redis-cluster-$1.$2"; }   # node, suffix
+
 redis_our_url()   { [[ -s $REDIS_PORTFILE ]] && echo "redis://127.0.0.1:$(<"$REDIS_PORTFILE")"; }
 mariadb_our_url() { [[ -s $MARIADB_PORTFILE ]] && echo "mysql://bitsync:bitsync@127.0.0.1:$(<"$MARIADB_PORTFILE")/bitsync"; }
 kafka_our_url()   { [[ -s $KAFKA_BROKERSFILE ]] && cat "$KAFKA_BROKERSFILE"; }
+
+# The client ports of the cluster nodes, one per line, if all are recorded.
+cluster_ports() {
+  local i f
+  for i in "${CLUSTER_NODES[@]}"; do
+    f=$(cluster_file "$i" port); [[ -s $f ]] || return 1; tr -dc '0-9' <"$f"; echo
+  done
+}
+redis_cluster_our_url() {
+  local ports p nodes=()
+  ports=$(cluster_ports) || return 1
+  for p in $ports; do nodes+=("127.0.0.1:$p"); done
+  local IFS=,; echo "${nodes[*]}"
+}
 
 # redis-server rewrites its process title to "redis-server 127.0.0.1:PORT".
 redis_pid()   { [[ -s $REDIS_PORTFILE ]] && live_pid "$REDIS_PIDFILE" redis-server ":$(<"$REDIS_PORTFILE")"; }
 mariadb_pid() { live_pid "$MARIADB_PIDFILE" mariadbd "--datadir=$MARIADB_DATA"; }
 kafka_pid()   { live_pid "$KAFKA_PIDFILE" kcat test.mock.num.brokers bitsync-probe; }
 
-# Service names map to their variable: redis->REDIS_URL, mariadb->MYSQL_URL, kafka->KAFKA_BROKERS.
-var_of() { case $1 in redis) echo REDIS_URL ;; mariadb) echo MYSQL_URL ;; kafka) echo KAFKA_BROKERS ;; esac; }
+# PID of cluster node $1 if alive. Once started its title is "redis-server 127.0.0.1:PORT
+# [cluster]"; until then (a node hung early in startup) its command line is still our argv.
+cluster_node_pid() {
+  local pidfile port pid
+  pidfile=$(cluster_file "$1" pid)
+  [[ -s $pidfile && -s $(cluster_file "$1" port) ]] || return 1
+  port=$(tr -dc '0-9' <"$(cluster_file "$1" port)")
+  pid=$(tr -dc '0-9' <"$pidfile")
+  if pid_matches "$pid" redis-server "127.0.0.1:$port [cluster]" \
+    || pid_matches "$pid" redis-server "--port $port " "--cluster-enabled yes"; then
+    echo "$pid"; return 0
+  fi
+  rm -f "$pidfile"
+  return 1
+}
+# The PIDs of all cluster nodes (space-separated); fails unless every node is alive.
+redis_cluster_pid() {
+  local i pid pids=()
+  for i in "${CLUSTER_NODES[@]}"; do pid=$(cluster_node_pid "$i") || return 1; pids+=("$pid"); done
+  echo "${pids[*]}"
+}
+
+# Service names map to their variable: redis->REDIS_URL, mariadb->MYSQL_URL,
+# kafka->KAFKA_BROKERS, redis_cluster->BITSYNC_STACK_CLUSTER_NODES.
+var_of() {
+  case $1 in
+    redis) echo REDIS_URL ;; mariadb) echo MYSQL_URL ;; kafka) echo KAFKA_BROKERS ;;
+    redis_cluster) echo BITSYNC_STACK_CLUSTER_NODES ;;
+  esac
+}
 
 # Every value `env` could ever have printed for this stack is remembered in $ISSUED, one
 # "VAR=value" per line. A preset variable is "external" only if it is non-empty and NOT one
@@ -189,14 +244,15 @@ is_external() {
   ! grep -qxF -e "$var=$value" "$ISSUED" 2>/dev/null
 }
 
-SERVICES=(redis mariadb kafka)
+SERVICES=(redis mariadb kafka redis_cluster)
 
 # ---------------------------------------------------------------------------------------
 # installation
 
 ensure_packages() {
   local -a pkgs=()
-  is_external redis   || { command -v redis-server && command -v redis-cli; } >/dev/null || pkgs+=(redis-server)
+  { is_external redis && is_external redis_cluster; } \
+    || { command -v redis-server && command -v redis-cli; } >/dev/null || pkgs+=(redis-server)
   is_external mariadb || { command -v mariadbd && command -v mariadb-install-db && command -v mariadb; } >/dev/null || pkgs+=(mariadb-server)
   is_external kafka   || command -v kcat >/dev/null || pkgs+=(kcat)
   ((${#pkgs[@]})) || return 0
@@ -368,6 +424,66 @@ kafka_up() {
   fi
 }
 
+# Does every node given by client port report cluster_state:ok?
+cluster_ok() {
+  local port
+  for port in "$@"; do
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+# Stop whichever cluster nodes of ours are alive; fails if none was.
+cluster_stop() {
+  local i pid stopped=1
+  for i in "${CLUSTER_NODES[@]}"; do
+    if pid=$(cluster_node_pid "$i"); then stop_pid "redis cluster node $i" "$pid"; stopped=0; fi
+    rm -f "$(cluster_file "$i" pid)"
+  done
+  return $stopped
+}
+
+redis_cluster_up() {
+  local i port pids f
+  local -a ports=() taken=() nodes=()
+  if pids=$(redis_cluster_pid) && mapfile -t ports < <(cluster_ports) && cluster_ok "${ports[@]}"; then
+    log "redis cluster already running (pids $pids, $(redis_cluster_our_url))"
+    return
+  fi
+  # Nothing is persisted, so a cluster that is partly down is simply made anew.
+  if cluster_stop; then log "stopped the nodes of an incomplete or unhealthy redis cluster"; fi
+  mkdir -p "$CLUSTER_DIR"
+  rm -f "$CLUSTER_DIR"/nodes-*.conf   # stale node IDs and slots would keep the nodes apart
+  # All six ports first, distinct from each other (none is bound yet when the next is picked).
+  for i in "${CLUSTER_NODES[@]}"; do
+    for f in port busport; do
+      f=$(cluster_file "$i" "$f")
+      port=$(choose_port "$f")
+      while [[ " ${taken[*]} " == *" $port "* ]]; do rm -f "$f"; port=$(choose_port "$f"); done
+      taken+=("$port")
+    done
+  done
+  ports=()
+  for i in "${CLUSTER_NODES[@]}"; do
+    port=$(<"$(cluster_file "$i" port)")
+    log "starting redis cluster node $i on 127.0.0.1:$port (bus port $(<"$(cluster_file "$i" busport)"))"
+    spawn "$(cluster_file "$i" log)" redis-server --bind 127.0.0.1 --port "$port" \
+      --cluster-enabled yes --cluster-port "$(<"$(cluster_file "$i" busport)")" \
+      --cluster-config-file "$CLUSTER_DIR/nodes-$port.conf" --dir "$CLUSTER_DIR" \
+      --save '' --appendonly no
+    echo "$SPAWNED_PID" >"$(cluster_file "$i" pid)"
+    ports+=("$port"); nodes+=("127.0.0.1:$port")
+  done
+  for i in "${CLUSTER_NODES[@]}"; do
+    wait_until "redis cluster node $i" "$(<"$(cluster_file "$i" pid)")" "$(cluster_file "$i" log)" \
+      redis-cli -h 127.0.0.1 -p "${ports[i - 1]}" ping
+  done
+  log "creating the redis cluster (3 masters, no replicas; output in $CLUSTER_LOG)"
+  timeout "$TIMEOUT" redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
+    </dev/null >>"$CLUSTER_LOG" 2>&1 || die "redis-cli --cluster create failed; see $CLUSTER_LOG"
+  wait_until "redis cluster (cluster_state:ok on every node)" "" "$CLUSTER_LOG" cluster_ok "${ports[@]}"
+  log "redis cluster ready ($(redis_cluster_our_url))"
+}
+
 cmd_up() {
   mkdir -p "$STATE"
   # Serialise concurrent `up`/`down` on the same state dir. fd 9 is closed in every daemon.
@@ -411,12 +527,33 @@ cmd_env() {
   printf '%s\n' "${lines[@]}"
 }
 
+cluster_status() {
+  local i pid pids=() ports=()
+  for i in "${CLUSTER_NODES[@]}"; do
+    if pid=$(cluster_node_pid "$i" 2>/dev/null); then pids+=("$pid"); fi
+  done
+  if ((${#pids[@]} == ${#CLUSTER_NODES[@]})); then
+    mapfile -t ports < <(cluster_ports)
+    if cluster_ok "${ports[@]}"; then
+      echo "redis_cluster: running (pids ${pids[*]}, $(redis_cluster_our_url))"
+    else
+      echo "redis_cluster: running (pids ${pids[*]}, $(redis_cluster_our_url); cluster_state not ok: run up)"
+    fi
+  elif ((${#pids[@]})); then
+    echo "redis_cluster: stopped (${#pids[@]} of ${#CLUSTER_NODES[@]} nodes alive, pids ${pids[*]}: up remakes it, down stops them)"
+  else
+    echo "redis_cluster: stopped"
+  fi
+}
+
 cmd_status() {
   local s var pid
   for s in "${SERVICES[@]}"; do
     var=$(var_of "$s")
     if is_external "$s"; then
       echo "$s: external ($var=${!var})"
+    elif [[ $s == redis_cluster ]]; then
+      cluster_status
     elif pid=$("${s}_pid" 2>/dev/null); then
       echo "$s: running (pid $pid, $("${s}_our_url"))"
     else
@@ -433,6 +570,10 @@ cmd_down() {
   # external service (given via env var) never has a pidfile here, so it is never touched.
   local s pid pidfile
   for s in "${SERVICES[@]}"; do
+    if [[ $s == redis_cluster ]]; then
+      cluster_stop || log "$s: not running"
+      continue
+    fi
     case $s in redis) pidfile=$REDIS_PIDFILE ;; mariadb) pidfile=$MARIADB_PIDFILE ;; kafka) pidfile=$KAFKA_PIDFILE ;; esac
     if pid=$("${s}_pid"); then
       stop_pid "$s" "$pid"

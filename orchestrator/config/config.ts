@@ -59,6 +59,8 @@ export interface Config {
   consumerGroup: string;
   /** Allocator groups G: bit = seq * G + group. Fixed for the life of a mapping. */
   mapGroups: number;
+  /** Key namespace of the mapping: keys are {NS:g}:... */
+  mapNamespace: string;
   /** Longest uid accepted, in UTF-8 bytes. */
   mapUidMaxBytes: number;
   /** Pattern every uid (and corpId) must match. */
@@ -324,6 +326,16 @@ export const SETTINGS = [
     help: "Allocator groups G (bit = seq * G + group); fixed once the mapping holds an ID",
     parse: integer(1, 4096),
   } satisfies Setting<"mapGroups">,
+  {
+    key: "mapNamespace",
+    env: "BITSYNC_MAP_NAMESPACE",
+    default: "map",
+    help: "Key namespace of the ID mapping in Redis: keys are {NS:group}:... (1-32 letters, digits, _ . -)",
+    parse: (raw: string, env: string): string => {
+      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(raw)) throw new ConfigError(`${env}=${raw}: use 1-32 letters, digits, _ . -`);
+      return raw;
+    },
+  } satisfies Setting<"mapNamespace">,
   {
     key: "mapUidMaxBytes",
     env: "BITSYNC_MAP_UID_MAX_BYTES",

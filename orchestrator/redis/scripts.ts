@@ -2,10 +2,19 @@
 // defineCommand: ioredis calls them by SHA and reloads a script only on NOSCRIPT.
 import { readFileSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Redis } from "ioredis";
+import type { RedisLike } from "./cluster.js";
 import { BitsyncError } from "../errors.js";
 
-const SCRIPT_NAMES = ["beginVersion", "swap", "rollback", "gc", "unlock", "extendLock"] as const;
+const SCRIPT_NAMES = [
+  "beginVersion",
+  "swap",
+  "rollback",
+  "gc",
+  "unlock",
+  "extendLock",
+  "mapAllocate",
+  "mapLookup",
+] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 function scriptsDir(): string {
@@ -19,12 +28,27 @@ function scriptsDir(): string {
 
 let sources: Map<ScriptName, string> | undefined;
 
+/**
+ * A script's source with each `-- #include NAME` line replaced by scripts/lua/lib/NAME.lua:
+ * EVALSHA scripts cannot share code, so shared helpers are inlined once, at load.
+ */
+function withIncludes(dir: string, name: string): string {
+  return readFileSync(`${dir}${name}.lua`, "utf8").replace(/^-- #include (\w+)$/gm, (_, lib: string) =>
+    readFileSync(`${dir}lib/${lib}.lua`, "utf8"),
+  );
+}
+
 function loadSources(): Map<ScriptName, string> {
   if (!sources) {
     const dir = scriptsDir();
-    sources = new Map(SCRIPT_NAMES.map((n) => [n, readFileSync(`${dir}${n}.lua`, "utf8")]));
+    sources = new Map(SCRIPT_NAMES.map((n) => [n, withIncludes(dir, n)]));
   }
   return sources;
+}
+
+/** A script's source as sent to Redis (includes inlined): for tests and inspection. */
+export function scriptSource(name: ScriptName): string {
+  return loadSources().get(name)!;
 }
 
 /** Negative replies of the scripts; each maps to one typed error in the caller. */
@@ -59,6 +83,8 @@ export interface BitsyncScripts {
   gc(numKeys: number, ...args: Arg[]): Promise<number>;
   unlock(lock: string, token: string): Promise<number>;
   extendLock(lock: string, token: string, ms: number): Promise<number>;
+  mapAllocate(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
+  mapLookup(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
 }
 
 const FIXED_KEYS: Partial<Record<ScriptName, number>> = {
@@ -66,11 +92,17 @@ const FIXED_KEYS: Partial<Record<ScriptName, number>> = {
   rollback: 2,
   unlock: 1,
   extendLock: 1,
+  mapAllocate: 1,
+  mapLookup: 1,
 };
 
-/** Registers the scripts on a client (idempotent) and returns it typed. */
-export function withScripts(redis: Redis): Redis & BitsyncScripts {
-  const r = redis as Redis & BitsyncScripts & { __bitsyncScripts?: true };
+/**
+ * Registers the scripts on a client, a Redis or a Cluster (idempotent), and returns it typed.
+ * On a Cluster each call goes to the node of its first key's slot, so all its keys must share
+ * a hash tag.
+ */
+export function withScripts<R extends RedisLike>(redis: R): R & BitsyncScripts {
+  const r = redis as R & BitsyncScripts & { __bitsyncScripts?: true };
   if (!r.__bitsyncScripts) {
     for (const [name, lua] of loadSources()) {
       const numberOfKeys = FIXED_KEYS[name];

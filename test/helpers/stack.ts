@@ -2,8 +2,15 @@
 // scripts/test.sh exports. A missing variable fails the suite: CI must never skip them.
 import { randomBytes } from "node:crypto";
 
-export function stackEnv(): { redisUrl: string; mysqlUrl: string; kafkaBrokers: string[] } {
-  const missing = ["REDIS_URL", "MYSQL_URL", "KAFKA_BROKERS"].filter((k) => !process.env[k]);
+export function stackEnv(): {
+  redisUrl: string;
+  mysqlUrl: string;
+  kafkaBrokers: string[];
+  redisClusterNodes: string[];
+} {
+  const missing = ["REDIS_URL", "MYSQL_URL", "KAFKA_BROKERS", "BITSYNC_STACK_CLUSTER_NODES"].filter(
+    (k) => !process.env[k],
+  );
   if (missing.length > 0) {
     throw new Error(
       `${missing.join(", ")} not set: run the tests with \`npm test\`, which starts the local stack, ` +
@@ -14,6 +21,7 @@ export function stackEnv(): { redisUrl: string; mysqlUrl: string; kafkaBrokers: 
     redisUrl: process.env.REDIS_URL!,
     mysqlUrl: process.env.MYSQL_URL!,
     kafkaBrokers: process.env.KAFKA_BROKERS!.split(","),
+    redisClusterNodes: process.env.BITSYNC_STACK_CLUSTER_NODES!.split(","),
   };
 }
 

@@ -637,17 +637,18 @@ describe("bitsync config", () => {
 });
 
 describe("bitsync stack", () => {
-  it("env prints the three export lines of the stack the suites use", async () => {
+  it("env prints the four export lines of the stack the suites use", async () => {
     const run = await bitsync(["stack", "env"], {}, { plain: true });
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     const names = lines.map((l) => /^export ([A-Z_]+)='[^']*'$/.exec(l)?.[1]);
-    expect(names).toEqual(["REDIS_URL", "MYSQL_URL", "KAFKA_BROKERS"]);
+    expect(names).toEqual(["REDIS_URL", "MYSQL_URL", "KAFKA_BROKERS", "BITSYNC_STACK_CLUSTER_NODES"]);
     const env = stackEnv();
     expect(lines[0]).toBe(`export REDIS_URL='${env.redisUrl}'`);
     expect(lines[1]).toBe(`export MYSQL_URL='${env.mysqlUrl}'`);
     expect(lines[2]).toBe(`export KAFKA_BROKERS='${env.kafkaBrokers.join(",")}'`);
+    expect(lines[3]).toBe(`export BITSYNC_STACK_CLUSTER_NODES='${env.redisClusterNodes.join(",")}'`);
   });
 
   it("an unknown action exits non-zero with one line", async () => {

@@ -1,0 +1,288 @@
+// The ID mapping: uid -> bit and bit -> (uid, corpId), in Redis.
+//
+// G allocator groups, each under its own hash tag {map:g}: a uid belongs to group hash(uid) mod G,
+// and group g hands out seq 0, 1, 2, ... so the bit of a uid is seq * G + g. Bits stay dense
+// across groups, and a bit's reverse entry lives in group bit mod G. Every allocation is one Lua
+// script per group (scripts/lua/mapAllocate.lua): atomic, idempotent, and a uid can only ever
+// reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
+import type { Cluster, Redis } from "ioredis";
+import { LRUCache } from "lru-cache";
+import { BitsyncError } from "../errors.js";
+import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
+import { checkId, type IdRules } from "./ids.js";
+import { groupOf } from "./hash.js";
+import { MapKeys, reverseField } from "./keys.js";
+
+export interface MapperOptions {
+  /** Allocator groups G; fixed for the life of the mapping (the scripts refuse another). */
+  groups: number;
+  rules: IdRules;
+  /** IDs per script call (per group). */
+  batchSize: number;
+  /** Entries of the forward cache (0: none). */
+  cacheEntries: number;
+  /** Key namespace: keys are {NS:g}:... (default "map"). */
+  namespace?: string;
+  /** Forward buckets a new group starts with. */
+  initialBuckets?: number;
+  /** Mean uids per forward bucket before one is split (kept so that buckets stay listpacks). */
+  bucketLoad?: number;
+}
+
+export interface Mapping {
+  uid: string;
+  corpId: string;
+  bit: number;
+}
+
+export interface AllocateResult {
+  /** One per input entry, in order (a uid given twice gets the same bit twice). */
+  mappings: Mapping[];
+  /** How many uids this call mapped for the first time. */
+  created: number;
+}
+
+export interface RestoreResult {
+  restored: number;
+  /** Already mapped to the same bit. */
+  unchanged: number;
+  /** The uid holds another bit, or the bit belongs to another uid: left as it is. */
+  conflicts: Mapping[];
+}
+
+export interface GroupStats {
+  group: number;
+  ids: number;
+  nextSeq: number;
+  forwardBuckets: number;
+  corps: number;
+}
+
+export interface MappingStats {
+  groups: number;
+  ids: number;
+  /** One past the highest bit handed out (the bit space the warehouse sees). */
+  bitSpan: number;
+  perGroup: GroupStats[];
+}
+
+/** The mapping in Redis was made with another group count; using it would give uids new bits. */
+export class GroupCountError extends BitsyncError {}
+
+const DEFAULT_INITIAL_BUCKETS = 16;
+/**
+ * 40: with linear hashing, a bucket not yet split this round holds up to twice the mean, and
+ * 2 * 40 plus four standard deviations stays under 128, Redis' listpack limit for hashes.
+ */
+const DEFAULT_BUCKET_LOAD = 40;
+
+type ScriptedRedis = (Redis | Cluster) & BitsyncScripts;
+
+export class IdMapper {
+  readonly redis: ScriptedRedis;
+  readonly groups: number;
+  readonly keys: MapKeys;
+  readonly #options: MapperOptions;
+  readonly #cache: LRUCache<string, number> | undefined;
+  /** cid -> corpId per group: immutable once assigned. */
+  readonly #corps = new Map<number, Map<string, string>>();
+
+  constructor(redis: Redis | Cluster, options: MapperOptions) {
+    this.redis = withScripts(redis as Redis) as unknown as ScriptedRedis;
+    this.groups = options.groups;
+    this.keys = new MapKeys(options.namespace ?? "map");
+    this.#options = options;
+    this.#cache = options.cacheEntries > 0 ? new LRUCache({ max: options.cacheEntries }) : undefined;
+  }
+
+  /** Maps every uid that has no bit yet; returns every entry's bit. Throws InvalidIdError first. */
+  async allocate(entries: readonly { uid: string; corpId: string }[]): Promise<AllocateResult> {
+    const rules = this.#options.rules;
+    for (const e of entries) {
+      checkId(e.uid, "uid", rules);
+      checkId(e.corpId, "corpId", rules);
+    }
+    const bits = new Array<number>(entries.length);
+    let created = 0;
+    await this.#perGroup(
+      entries.map((e) => e.uid),
+      async (group, idx) => {
+        const args: string[] = [];
+        for (const i of idx) args.push(entries[i]!.uid, entries[i]!.corpId);
+        const res = await this.#call("mapAllocate", group, ["alloc", ...args]);
+        res.forEach((v, k) => {
+          const seq = v < 0 ? -v - 1 : v;
+          if (v < 0) created++;
+          const bit = seq * this.groups + group;
+          bits[idx[k]!] = bit;
+          this.#cache?.set(entries[idx[k]!]!.uid, bit);
+        });
+      },
+    );
+    return { mappings: entries.map((e, i) => ({ uid: e.uid, corpId: e.corpId, bit: bits[i]! })), created };
+  }
+
+  /** Writes mappings with known bits (a rebuild from the downstream topic). Never moves a bit. */
+  async restore(mappings: readonly Mapping[]): Promise<RestoreResult> {
+    const rules = this.#options.rules;
+    const out: RestoreResult = { restored: 0, unchanged: 0, conflicts: [] };
+    for (const m of mappings) {
+      checkId(m.uid, "uid", rules);
+      checkId(m.corpId, "corpId", rules);
+      if (!Number.isSafeInteger(m.bit) || m.bit < 0) throw new BitsyncError(`bit ${m.bit} of uid ${m.uid} is invalid`);
+    }
+    await this.#perGroup(
+      mappings.map((m) => m.uid),
+      async (group, idx) => {
+        const args: (string | number)[] = [];
+        for (const i of idx) {
+          const m = mappings[i]!;
+          if (m.bit % this.groups !== group) {
+            // The bit says another group than the uid's hash: it was made with another G.
+            out.conflicts.push(m);
+            continue;
+          }
+          args.push(m.uid, m.corpId, Math.floor(m.bit / this.groups));
+        }
+        if (args.length === 0) return;
+        const kept = idx.filter((i) => mappings[i]!.bit % this.groups === group);
+        const res = await this.#call("mapAllocate", group, ["restore", ...args]);
+        res.forEach((v, k) => {
+          const m = mappings[kept[k]!]!;
+          const seq = Math.floor(m.bit / this.groups);
+          if (v === -(seq + 1)) out.restored++;
+          else if (v === seq) out.unchanged++;
+          else out.conflicts.push(m);
+        });
+      },
+    );
+    return out;
+  }
+
+  /** The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped. */
+  async lookup(uids: readonly string[]): Promise<(number | null)[]> {
+    const out = new Array<number | null>(uids.length).fill(null);
+    const missing: number[] = [];
+    uids.forEach((uid, i) => {
+      const hit = this.#cache?.get(uid);
+      if (hit !== undefined) out[i] = hit;
+      else if (typeof uid === "string" && uid.length > 0) missing.push(i);
+    });
+    if (missing.length === 0) return out;
+    await this.#perGroup(
+      missing.map((i) => uids[i]!),
+      async (group, idx) => {
+        const res = await this.#call(
+          "mapLookup",
+          group,
+          idx.map((k) => uids[missing[k]!]!),
+        );
+        res.forEach((seq, k) => {
+          if (seq < 0) return; // not mapped: never cached, it may be mapped any moment
+          const i = missing[idx[k]!]!;
+          const bit = seq * this.groups + (group as number);
+          out[i] = bit;
+          this.#cache?.set(uids[i]!, bit);
+        });
+      },
+    );
+    return out;
+  }
+
+  /** The uid and corpId of each bit, or null when the bit was never handed out. */
+  async reverse(bits: readonly number[]): Promise<({ uid: string; corpId: string } | null)[]> {
+    const G = this.groups;
+    const raw = await Promise.all(
+      bits.map((bit) => {
+        if (!Number.isSafeInteger(bit) || bit < 0) return null;
+        const seq = Math.floor(bit / G);
+        return this.redis.hget(this.keys.reverse(bit % G, seq), String(reverseField(seq)));
+      }),
+    );
+    return Promise.all(
+      raw.map(async (value, i) => {
+        if (value === null || value === undefined) return null;
+        const colon = value.indexOf(":");
+        const corpId = await this.#corpOf(bits[i]! % G, value.slice(0, colon));
+        return { uid: value.slice(colon + 1), corpId };
+      }),
+    );
+  }
+
+  async stats(): Promise<MappingStats> {
+    const perGroup = await Promise.all(
+      Array.from({ length: this.groups }, async (_, group): Promise<GroupStats> => {
+        const m = await this.redis.hgetall(this.keys.meta(group));
+        const level = Number(m.level ?? 0);
+        const b0 = Number(m.b0 ?? 0);
+        return {
+          group,
+          ids: Number(m.n ?? 0),
+          nextSeq: Number(m.seq ?? 0),
+          forwardBuckets: m.b0 === undefined ? 0 : b0 * 2 ** level + Number(m.split ?? 0),
+          corps: Number(m.corps ?? 0),
+        };
+      }),
+    );
+    const ids = perGroup.reduce((n, g) => n + g.ids, 0);
+    const bitSpan = perGroup.reduce(
+      (n, g) => (g.nextSeq > 0 ? Math.max(n, (g.nextSeq - 1) * this.groups + g.group + 1) : n),
+      0,
+    );
+    return { groups: this.groups, ids, bitSpan, perGroup };
+  }
+
+  async #corpOf(group: number, cid: string): Promise<string> {
+    let corps = this.#corps.get(group);
+    if (!corps) this.#corps.set(group, (corps = new Map()));
+    let corp = corps.get(cid);
+    if (corp === undefined) {
+      const v = await this.redis.hget(this.keys.corpIds(group), cid);
+      if (v === null)
+        throw new BitsyncError(`mapping group ${group}: corp #${cid} is missing from ${this.keys.corpIds(group)}`);
+      corp = v;
+      corps.set(cid, corp);
+    }
+    return corp;
+  }
+
+  /** Splits uids by group and runs `fn` per group and chunk, all in flight at once. */
+  async #perGroup(uids: readonly string[], fn: (group: number, idx: number[]) => Promise<void>): Promise<void> {
+    const byGroup = new Map<number, number[]>();
+    uids.forEach((uid, i) => {
+      const g = groupOf(uid, this.groups);
+      const list = byGroup.get(g);
+      if (list) list.push(i);
+      else byGroup.set(g, [i]);
+    });
+    const size = this.#options.batchSize;
+    const calls: Promise<void>[] = [];
+    for (const [group, idx] of byGroup) {
+      for (let o = 0; o < idx.length; o += size) calls.push(fn(group, idx.slice(o, o + size)));
+    }
+    await Promise.all(calls);
+  }
+
+  async #call(script: "mapAllocate" | "mapLookup", group: number, args: (string | number)[]): Promise<number[]> {
+    const res = await this.redis[script](
+      this.keys.meta(group),
+      this.groups,
+      group,
+      ...(script === "mapAllocate"
+        ? [this.#options.initialBuckets ?? DEFAULT_INITIAL_BUCKETS, this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD]
+        : []),
+      ...args,
+    );
+    if (res === -1) {
+      const made = await this.redis.hget(this.keys.meta(group), "groups");
+      throw new GroupCountError(
+        `the ID mapping in Redis was made with ${made} allocator groups, and BITSYNC_MAP_GROUPS is ${this.groups}: ` +
+          `set it back to ${made} (the group count can never change: uids would get new bits)`,
+      );
+    }
+    if (res === -2)
+      throw new BitsyncError(`mapping group ${group}: a uid hashes to another group (client and script disagree)`);
+    if (!Array.isArray(res)) throw new BitsyncError(`mapping group ${group}: unexpected reply ${String(res)}`);
+    return res;
+  }
+}

@@ -1,0 +1,188 @@
+// The ID mapping against a real Redis: the Lua hash equals the TypeScript one, allocation is
+// one-to-one, idempotent and dense, buckets stay listpacks as they split, lookups and reverse
+// lookups agree, restore keeps bits, and a wrong group count is refused.
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uidHash } from "../../orchestrator/mapping/hash.js";
+import { InvalidIdError, parseRegistration, type IdRules } from "../../orchestrator/mapping/ids.js";
+import { GroupCountError, IdMapper, type MapperOptions } from "../../orchestrator/mapping/mapper.js";
+import { stackEnv, uniqueName } from "../helpers/stack.js";
+
+const rules: IdRules = { maxBytes: 64, pattern: /^[\x21-\x7e]+$/u };
+let redis: Redis;
+const namespaces: string[] = [];
+
+function mapper(overrides: Partial<MapperOptions> = {}, client: Redis = redis): IdMapper {
+  const namespace = overrides.namespace ?? uniqueName("m");
+  namespaces.push(namespace);
+  return new IdMapper(client, { groups: 4, rules, batchSize: 500, cacheEntries: 1000, namespace, ...overrides });
+}
+
+const uids = (n: number, prefix = "u"): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i * 7919).padStart(12, "0")}`);
+
+beforeAll(() => {
+  redis = new Redis(stackEnv().redisUrl);
+});
+
+afterAll(async () => {
+  for (const ns of namespaces) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `{${ns}:*}:*`, "COUNT", 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+  redis.disconnect();
+});
+
+describe("uid hash", () => {
+  it("is the same in Lua and in TypeScript, for any UTF-8 string", async () => {
+    const lib = readFileSync(new URL("../../scripts/lua/lib/idhash.lua", import.meta.url), "utf8");
+    const script = `${lib}\nlocal out = {}\nfor i = 1, #ARGV do out[i] = hash(ARGV[i]) end\nreturn out`;
+    const fixed = ["", "a", "u000000000001", "corp:42", "日本語のユーザー", "\u{1F600}", "x".repeat(64)];
+    const strings = [...fixed, ...fc.sample(fc.string({ unit: "binary", maxLength: 40 }), 300)];
+    const lua = (await redis.eval(script, 0, ...strings)) as number[];
+    expect(lua).toEqual(strings.map(uidHash));
+    // SHA-1("abc") = a9993e36...: its first 32 bits.
+    expect(uidHash("abc")).toBe(0xa9993e36);
+  });
+});
+
+describe("allocation", () => {
+  it("is one-to-one, dense per group, idempotent, and agrees with lookup and reverse", async () => {
+    const m = mapper();
+    const ids = uids(20_000);
+    const first = await m.allocate(ids.map((uid, i) => ({ uid, corpId: `corp${i % 3}` })));
+    expect(first.created).toBe(ids.length);
+    const bits = first.mappings.map((x) => x.bit);
+    expect(new Set(bits).size).toBe(ids.length);
+    // Per group g, the seqs (bit div G) are exactly 0..n_g-1: no hole, no reuse.
+    const seqs = new Map<number, number[]>();
+    for (const b of bits) seqs.set(b % 4, [...(seqs.get(b % 4) ?? []), Math.floor(b / 4)]);
+    for (const list of seqs.values()) {
+      expect([...list].sort((a, b) => a - b)).toEqual(Array.from({ length: list.length }, (_, i) => i));
+    }
+    // Again, in another order, through a second client: same bits, nothing created.
+    const other = new Redis(stackEnv().redisUrl);
+    try {
+      const again = await mapper({ namespace: m.keys.namespace, cacheEntries: 0 }, other).allocate(
+        [...ids].reverse().map((uid) => ({ uid, corpId: "elsewhere" })),
+      );
+      expect(again.created).toBe(0);
+      expect(again.mappings.map((x) => x.bit).reverse()).toEqual(bits);
+    } finally {
+      other.disconnect();
+    }
+    const fresh = mapper({ namespace: m.keys.namespace, cacheEntries: 0 });
+    expect(await fresh.lookup(ids)).toEqual(bits);
+    expect(await fresh.lookup(["never-mapped", ""])).toEqual([null, null]);
+    const back = await fresh.reverse(bits);
+    expect(back).toEqual(ids.map((uid, i) => ({ uid, corpId: `corp${i % 3}` })));
+    expect(await fresh.reverse([ids.length * 10, -1, 1.5])).toEqual([null, null, null]);
+    const stats = await fresh.stats();
+    expect(stats.ids).toBe(ids.length);
+    expect(stats.perGroup.reduce((n, g) => n + g.nextSeq, 0)).toBe(ids.length);
+    expect(stats.bitSpan).toBe(Math.max(...bits) + 1);
+  });
+
+  it("splits forward buckets as it grows, and every bucket stays a small listpack", async () => {
+    const m = mapper({ groups: 2, initialBuckets: 2, bucketLoad: 40 });
+    const ids = uids(30_000, "s");
+    for (let o = 0; o < ids.length; o += 3000) {
+      await m.allocate(ids.slice(o, o + 3000).map((uid) => ({ uid, corpId: "c" })));
+    }
+    const stats = await m.stats();
+    let entries = 0;
+    for (const g of stats.perGroup) {
+      expect(g.forwardBuckets).toBeGreaterThan(2 * 100); // split from 2 buckets to hundreds
+      for (let b = 0; b < g.forwardBuckets; b++) {
+        const key = m.keys.forward(g.group, b);
+        const n = await redis.hlen(key);
+        entries += n;
+        expect(n).toBeLessThanOrEqual(128);
+        if (n > 0) expect(await redis.object("ENCODING", key)).toBe("listpack");
+      }
+    }
+    expect(entries).toBe(ids.length);
+    // After all the moves, every uid is still found with its first bit.
+    const bits = (await m.allocate(ids.map((uid) => ({ uid, corpId: "c" })))).mappings.map((x) => x.bit);
+    expect(await mapper({ namespace: m.keys.namespace, groups: 2, cacheEntries: 0 }).lookup(ids)).toEqual(bits);
+  });
+
+  it("rejects invalid IDs with a reason, before writing anything", async () => {
+    const m = mapper();
+    await expect(
+      m.allocate([
+        { uid: "ok1", corpId: "c" },
+        { uid: "bad uid", corpId: "c" },
+      ]),
+    ).rejects.toThrow(InvalidIdError);
+    await expect(m.allocate([{ uid: "x".repeat(65), corpId: "c" }])).rejects.toThrow(/65 bytes, over the limit of 64/);
+    await expect(m.allocate([{ uid: "a\u0001b", corpId: "c" }])).rejects.toThrow(/control character/);
+    await expect(m.allocate([{ uid: "", corpId: "c" }])).rejects.toThrow(/empty/);
+    expect((await m.stats()).ids).toBe(0);
+  });
+
+  it("refuses to run with another group count than the mapping was made with", async () => {
+    const m = mapper({ groups: 4 });
+    await m.allocate(uids(100).map((uid) => ({ uid, corpId: "c" })));
+    const wrong = mapper({ groups: 8, namespace: m.keys.namespace });
+    await expect(wrong.allocate(uids(100).map((uid) => ({ uid, corpId: "c" })))).rejects.toThrow(GroupCountError);
+    await expect(wrong.lookup(uids(10))).rejects.toThrow(/made with 4 allocator groups/);
+  });
+});
+
+describe("restore", () => {
+  it("rebuilds the same bits elsewhere, is idempotent, and never moves a bit", async () => {
+    const source = mapper();
+    const ids = uids(5000, "r");
+    const { mappings } = await source.allocate(ids.map((uid, i) => ({ uid, corpId: `c${i % 5}` })));
+    const target = mapper();
+    // Shuffled, as a topic replay with several partitions delivers them.
+    const shuffled = [...mappings].sort((a, b) => uidHash(a.uid + "x") - uidHash(b.uid + "x"));
+    expect(await target.restore(shuffled)).toEqual({ restored: 5000, unchanged: 0, conflicts: [] });
+    expect(await target.restore(shuffled.slice(0, 100))).toEqual({ restored: 0, unchanged: 100, conflicts: [] });
+    expect(await target.lookup(ids)).toEqual(mappings.map((m) => m.bit));
+    expect(await target.reverse(mappings.map((m) => m.bit))).toEqual(
+      mappings.map(({ uid, corpId }) => ({ uid, corpId })),
+    );
+    // New uids continue after the highest restored seq: no bit is handed out twice.
+    const more = await target.allocate(uids(1000, "n").map((uid) => ({ uid, corpId: "c" })));
+    const all = new Set([...mappings.map((m) => m.bit), ...more.mappings.map((m) => m.bit)]);
+    expect(all.size).toBe(6000);
+    // A uid with another bit, or a bit held by another uid, is a conflict and changes nothing.
+    const a = mappings[0]!;
+    const b = mappings[1]!;
+    const res = await target.restore([
+      { ...a, bit: a.bit + 4 * 10_000 },
+      { uid: "intruder1", corpId: "c", bit: b.bit },
+    ]);
+    expect(res.restored).toBe(0);
+    expect(res.conflicts).toHaveLength(2);
+    expect(await target.lookup([a.uid, "intruder1"])).toEqual([a.bit, null]);
+    expect((await target.reverse([b.bit]))[0]!.uid).toBe(b.uid);
+  });
+});
+
+describe("registration messages", () => {
+  const parse = (s: string | null) => parseRegistration(s === null ? null : Buffer.from(s), rules);
+  it("takes {uid, corpId} and names what is wrong otherwise", () => {
+    expect(parse('{"uid":"u1","corpId":"c1","extra":true}')).toEqual({ uid: "u1", corpId: "c1" });
+    expect(parse('{"uid":12345,"corpId":7}')).toEqual({ uid: "12345", corpId: "7" });
+    expect(parse("{bad")).toHaveProperty("reason", expect.stringMatching(/^not JSON/));
+    expect(parse(null)).toEqual({ reason: "empty message" });
+    expect(parse("[1]")).toEqual({ reason: "not a JSON object {uid, corpId}" });
+    expect(parse('{"corpId":"c"}')).toEqual({ reason: "uid is missing" });
+    expect(parse('{"uid":"u"}')).toEqual({ reason: "corpId is missing" });
+    expect(parse('{"uid":12345678901234567890,"corpId":"c"}')).toHaveProperty(
+      "reason",
+      expect.stringMatching(/not an exact integer/),
+    );
+    expect(parse('{"uid":"a b","corpId":"c"}')).toHaveProperty("reason", expect.stringMatching(/does not match/));
+    expect(parse('{"uid":{"x":1},"corpId":"c"}')).toEqual({ reason: "uid must be a string, not object" });
+  });
+});
