@@ -6,9 +6,12 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { configFromEnv, describeConfig } from "../config/config.js";
 import { runCoreDemo } from "../demo/core-demo.js";
+import { runMappingDemo } from "../demo/mapping-demo.js";
 import { runSyncDemo } from "../demo/sync-demo.js";
 import { registerAudienceCommands } from "./audience.js";
 import { registerInspect } from "./inspect.js";
+import { registerMapCommands } from "./map.js";
+import { registerMapKafkaCommands } from "./map-kafka.js";
 import { BitsyncError } from "../errors.js";
 
 // Compiled (dist/orchestrator/cli) and source (orchestrator/cli) sit at different depths.
@@ -55,7 +58,7 @@ program
   .option("--members <n>", "audience size of the core demo", positiveInt, 1_000_000)
   .option("--space <n>", "bit space of the core demo", positiveInt, 100_000_000)
   .option("--seed <n>", "generator seed", positiveInt, 2026)
-  .option("--core-only", "skip the sync demo (which needs MYSQL_URL and REDIS_URL)", false)
+  .option("--core-only", "skip the sync and mapping demos (which need the stack)", false)
   .action(async (opts: { members: number; space: number; seed: number; coreOnly: boolean }) => {
     const config = configFromEnv();
     const print = (l: string): void => console.log(l);
@@ -64,11 +67,16 @@ program
     if (!opts.coreOnly) {
       print("\n== audience sync");
       await runSyncDemo(print);
+      print("\n== ID mapping");
+      await runMappingDemo(print);
     }
   });
 
 registerAudienceCommands(program);
 registerInspect(program);
+const map = program.command("map").description("the ID mapping: uid <-> bit");
+registerMapCommands(map);
+registerMapKafkaCommands(map);
 
 try {
   await program.parseAsync();

@@ -57,6 +57,8 @@ export interface Config {
   dlqTopic: string;
   /** Consumer group of the registration consumer. */
   consumerGroup: string;
+  /** Time the group waits for a silent consumer before reassigning its partitions, ms. */
+  consumerSessionTimeoutMs: number;
   /** Allocator groups G: bit = seq * G + group. Fixed for the life of a mapping. */
   mapGroups: number;
   /** Key namespace of the mapping: keys are {NS:g}:... */
@@ -319,6 +321,13 @@ export const SETTINGS = [
     help: "Kafka consumer group of the registration consumer",
     parse: topicName,
   } satisfies Setting<"consumerGroup">,
+  {
+    key: "consumerSessionTimeoutMs",
+    env: "BITSYNC_CONSUMER_SESSION_TIMEOUT_MS",
+    default: "30000",
+    help: "Time the group waits for a silent (crashed) consumer before its partitions go to another, ms",
+    parse: integer(3000, 300_000),
+  } satisfies Setting<"consumerSessionTimeoutMs">,
   {
     key: "mapGroups",
     env: "BITSYNC_MAP_GROUPS",

@@ -13,7 +13,6 @@ export interface IdRules {
 export class InvalidIdError extends BitsyncError {}
 
 const CONTROL = /\p{Cc}/u;
-const encoder = new TextEncoder();
 
 /** The ID as a string, or the reason it is not acceptable. JSON integers are taken when exact. */
 export function readId(value: unknown, what: string, rules: IdRules): { id: string } | { reason: string } {
@@ -27,7 +26,7 @@ export function readId(value: unknown, what: string, rules: IdRules): { id: stri
   } else if (value === undefined || value === null) return { reason: `${what} is missing` };
   else return { reason: `${what} must be a string, not ${Array.isArray(value) ? "an array" : typeof value}` };
   if (id.length === 0) return { reason: `${what} is empty` };
-  const bytes = encoder.encode(id).length;
+  const bytes = Buffer.byteLength(id, "utf8");
   if (bytes > rules.maxBytes) {
     return { reason: `${what} is ${bytes} bytes, over the limit of ${rules.maxBytes} (BITSYNC_MAP_UID_MAX_BYTES)` };
   }

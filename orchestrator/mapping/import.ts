@@ -44,6 +44,8 @@ export interface ImportOptions {
   checkpoint: string;
   /** NDJSON file the rejected rows are appended to ({line, reason, raw}). */
   rejects: string;
+  /** About how many IDs the source holds (default: the source's own estimate), to presize new groups. */
+  expectedIds?: number;
   /** Ignore an existing checkpoint and start over (mapping is idempotent). */
   restart?: boolean;
   onProgress?: (p: ImportProgress) => void;
@@ -105,6 +107,8 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     seconds: (performance.now() - started) / 1000,
   });
   if (cp.done) return summary(true);
+  const expected = opts.expectedIds ?? (await source.estimateRows());
+  if (expected !== undefined) mapper.presize(expected);
   if (opts.restart) writeCheckpoint(opts.checkpoint, cp);
 
   const report = (position: number): void =>

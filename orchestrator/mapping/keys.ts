@@ -24,6 +24,11 @@ export class MapKeys {
     return `{${this.namespace}:${group}}:r:${Math.floor(seq / 128)}`;
   }
 
+  /** corpId -> cid of a group. */
+  corps(group: number): string {
+    return `{${this.namespace}:${group}}:c`;
+  }
+
   /** cid -> corpId of a group. */
   corpIds(group: number): string {
     return `{${this.namespace}:${group}}:ci`;

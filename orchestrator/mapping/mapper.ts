@@ -5,7 +5,7 @@
 // across groups, and a bit's reverse entry lives in group bit mod G. Every allocation is one Lua
 // script per group (scripts/lua/mapAllocate.lua): atomic, idempotent, and a uid can only ever
 // reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
-import type { Cluster, Redis } from "ioredis";
+import { Cluster, type Redis } from "ioredis";
 import { LRUCache } from "lru-cache";
 import { BitsyncError } from "../errors.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
@@ -66,6 +66,15 @@ export interface MappingStats {
   perGroup: GroupStats[];
 }
 
+export interface MappingMemory {
+  totalBytes: number;
+  keys: number;
+  /** Keys measured; the rest extrapolated. */
+  sampled: number;
+  exact: boolean;
+  bytesPerId: number | null;
+}
+
 /** The mapping in Redis was made with another group count; using it would give uids new bits. */
 export class GroupCountError extends BitsyncError {}
 
@@ -84,6 +93,7 @@ export class IdMapper {
   readonly keys: MapKeys;
   readonly #options: MapperOptions;
   readonly #cache: LRUCache<string, number> | undefined;
+  #initialBuckets: number;
   /** cid -> corpId per group: immutable once assigned. */
   readonly #corps = new Map<number, Map<string, string>>();
 
@@ -93,6 +103,18 @@ export class IdMapper {
     this.keys = new MapKeys(options.namespace ?? "map");
     this.#options = options;
     this.#cache = options.cacheEntries > 0 ? new LRUCache({ max: options.cacheEntries }) : undefined;
+    this.#initialBuckets = options.initialBuckets ?? DEFAULT_INITIAL_BUCKETS;
+  }
+
+  /**
+   * Sizes groups that do not exist yet for about `ids` IDs in all: they start with the buckets
+   * they would reach by splitting, so a cold start of a known size splits nothing (each split
+   * rehashes a bucket in Lua). Groups that exist keep their buckets.
+   */
+  presize(ids: number): void {
+    const load = this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD;
+    const perGroup = Math.ceil(ids / this.groups / load);
+    this.#initialBuckets = Math.max(DEFAULT_INITIAL_BUCKETS, 2 ** Math.ceil(Math.log2(Math.max(1, perGroup))));
   }
 
   /** Maps every uid that has no bit yet; returns every entry's bit. Throws InvalidIdError first. */
@@ -232,6 +254,68 @@ export class IdMapper {
     return { groups: this.groups, ids, bitSpan, perGroup };
   }
 
+  /**
+   * Redis bytes of the mapping (MEMORY USAGE: values, key names and per-key overhead), per ID.
+   * Exact when there are at most `sample` buckets of each kind, else extrapolated from `sample`
+   * random forward and reverse buckets.
+   */
+  async memory(sample = 200): Promise<MappingMemory> {
+    const stats = await this.stats();
+    const usage = async (key: string): Promise<number> =>
+      Number((await this.redis.memory("USAGE", key, "SAMPLES", "0")) ?? 0);
+    const fixed: string[] = [];
+    const forward: string[] = [];
+    const reverse: string[] = [];
+    for (const g of stats.perGroup) {
+      if (g.forwardBuckets === 0) continue;
+      fixed.push(this.keys.meta(g.group), this.keys.corps(g.group), this.keys.corpIds(g.group));
+      for (let b = 0; b < g.forwardBuckets; b++) forward.push(this.keys.forward(g.group, b));
+      for (let k = 0; k * 128 < g.nextSeq; k++) reverse.push(this.keys.reverse(g.group, k * 128));
+    }
+    let sampled = 0;
+    const total = async (keys: string[]): Promise<number> => {
+      if (keys.length <= sample) {
+        sampled += keys.length;
+        return (await Promise.all(keys.map(usage))).reduce((a, b) => a + b, 0);
+      }
+      // Evenly spaced picks: buckets differ by position only through the split state.
+      const picks = Array.from({ length: sample }, (_, i) => keys[Math.floor(((i + 0.5) * keys.length) / sample)]!);
+      sampled += picks.length;
+      const sum = (await Promise.all(picks.map(usage))).reduce((a, b) => a + b, 0);
+      return (sum / picks.length) * keys.length;
+    };
+    const bytes = (await total(fixed)) + (await total(forward)) + (await total(reverse));
+    const keys = fixed.length + forward.length + reverse.length;
+    return {
+      totalBytes: Math.round(bytes),
+      keys,
+      sampled,
+      exact: sampled === keys,
+      bytesPerId: stats.ids > 0 ? bytes / stats.ids : null,
+    };
+  }
+
+  /**
+   * Deletes every key of this mapping's namespace (on every master of a cluster). For demos,
+   * tests and benchmarks: clearing a mapping in use would hand its uids new bits.
+   */
+  async clear(): Promise<number> {
+    const nodes: Redis[] = this.redis instanceof Cluster ? this.redis.nodes("master") : [this.redis as Redis];
+    let deleted = 0;
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", this.keys.pattern, "COUNT", 5000);
+        // One key per call: on a cluster, keys of several groups may not share a slot.
+        if (keys.length > 0) deleted += (await Promise.all(keys.map((k) => node.unlink(k)))).reduce((a, b) => a + b, 0);
+        cursor = next;
+      } while (cursor !== "0");
+    }
+    this.#cache?.clear();
+    this.#corps.clear();
+    return deleted;
+  }
+
   async #corpOf(group: number, cid: string): Promise<string> {
     let corps = this.#corps.get(group);
     if (!corps) this.#corps.set(group, (corps = new Map()));
@@ -268,9 +352,7 @@ export class IdMapper {
       this.keys.meta(group),
       this.groups,
       group,
-      ...(script === "mapAllocate"
-        ? [this.#options.initialBuckets ?? DEFAULT_INITIAL_BUCKETS, this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD]
-        : []),
+      ...(script === "mapAllocate" ? [this.#initialBuckets, this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD] : []),
       ...args,
     );
     if (res === -1) {

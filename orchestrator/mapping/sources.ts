@@ -17,6 +17,8 @@ export interface ImportSource {
   /** Total of `position` units, when known (bytes of a file), for the progress bar. */
   readonly total: number | undefined;
   readonly unit: "bytes" | "rows";
+  /** About how many rows the source holds, when it can tell cheaply. */
+  estimateRows(): Promise<number | undefined>;
   /** Rows from `position` on (0: the start). */
   rows(position: number): AsyncIterable<ImportRow>;
 }
@@ -32,7 +34,7 @@ function fileSize(path: string): number {
 }
 
 /** The lines of a file from byte `start`, each with the byte offset just past its newline. */
-async function* lines(path: string, start: number): AsyncGenerator<{ text: string; end: number }> {
+async function* linesOf(path: string, start: number): AsyncGenerator<{ text: string; end: number }> {
   let rest = Buffer.alloc(0);
   let offset = start;
   for await (const chunk of createReadStream(path, { start }) as AsyncIterable<Buffer>) {
@@ -49,6 +51,18 @@ async function* lines(path: string, start: number): AsyncGenerator<{ text: strin
   if (rest.length > 0) yield { text: rest.toString("utf8"), end: offset + rest.length };
 }
 
+/** Rows of a file of about `size` bytes, from the line lengths of its first 64 KiB. */
+async function estimateLines(path: string, size: number): Promise<number | undefined> {
+  let lines = 0;
+  let bytes = 0;
+  for await (const { end } of linesOf(path, 0)) {
+    lines++;
+    bytes = end;
+    if (bytes >= 65_536) break;
+  }
+  return lines === 0 ? undefined : Math.round((size / Math.max(1, bytes)) * lines);
+}
+
 /** One JSON object per line. Blank lines are skipped. */
 export function ndjsonSource(path: string): ImportSource {
   const total = fileSize(path);
@@ -56,9 +70,10 @@ export function ndjsonSource(path: string): ImportSource {
     id: `ndjson:${path}`,
     total,
     unit: "bytes",
+    estimateRows: () => estimateLines(path, total),
     async *rows(position) {
       let line = 0;
-      for await (const { text, end: offset } of lines(path, position)) {
+      for await (const { text, end: offset } of linesOf(path, position)) {
         line++;
         if (text.trim().length === 0) continue;
         let body: unknown;
@@ -86,13 +101,28 @@ export function csvSource(path: string): ImportSource {
     id: `csv:${path}`,
     total,
     unit: "bytes",
+    estimateRows: () => estimateLines(path, total),
     async *rows(position) {
       const parser = createReadStream(path, { start: position }).pipe(
-        parse({ info: true, relax_column_count: true, skip_empty_lines: true, bom: position === 0 }),
+        parse({
+          info: true,
+          relax_column_count: true,
+          skip_empty_lines: true,
+          bom: position === 0,
+          record_delimiter: ["\r\n", "\n", "\r"],
+          // A badly quoted record is reported and skipped, not the end of the import.
+          skip_records_with_error: true,
+        }),
       );
+      const skipped: { reason: string; raw: string; line: number }[] = [];
+      parser.on("skip", (err: Error & { lines?: number; record?: unknown }) => {
+        skipped.push({ reason: `bad CSV: ${err.message}`, raw: String(err.record ?? ""), line: err.lines ?? 0 });
+      });
+      let at = position;
       for await (const rec of parser as AsyncIterable<{ record: string[]; info: { bytes: number; lines: number } }>) {
         const { record, info } = rec;
-        const at = position + info.bytes;
+        for (const s of skipped.splice(0)) yield { ...s, position: at };
+        at = position + info.bytes;
         if (info.lines === 1 && position === 0 && record[0]?.trim().toLowerCase() === "uid") continue;
         if (record.length !== 2) {
           yield {
@@ -105,6 +135,7 @@ export function csvSource(path: string): ImportSource {
         }
         yield { uid: record[0], corpId: record[1], position: at, line: info.lines };
       }
+      for (const s of skipped.splice(0)) yield { ...s, position: at };
     },
   };
 }
@@ -118,6 +149,7 @@ export function sqlSource(url: string, sql: string): ImportSource {
     id: `sql:${sql}`,
     total: undefined,
     unit: "rows",
+    estimateRows: () => Promise.resolve(undefined),
     async *rows(position) {
       const conn = mysql.createConnection({
         uri: url,

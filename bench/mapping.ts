@@ -1,0 +1,199 @@
+// bench:mapping — a cold start of N uids (default 5M, 20-character uids) from an NDJSON file,
+// allocated in Redis and published to Kafka, then forward (cached and uncached) and reverse
+// lookups, and Redis bytes per ID. Baselines measured in the same run:
+//  - the naive layout (two plain string keys per ID, uid -> bit and bit -> uid:corpId) on a sample,
+//    for bytes per ID;
+//  - the import's two halves alone: the Lua allocation without Kafka, and Kafka publishing of the
+//    same records without Redis, for IDs/s.
+//
+//   npm run bench:mapping [-- --json] [-- --ids 5000000]
+//
+// Needs the local stack (REDIS_URL, KAFKA_BROKERS): `eval "$(bash scripts/stack.sh env)"`.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { configFromEnv } from "../orchestrator/config/config.js";
+import { createKafka } from "../orchestrator/kafka/client.js";
+import { RecordPublisher } from "../orchestrator/kafka/producer.js";
+import { runImport } from "../orchestrator/mapping/import.js";
+import { IdMapper } from "../orchestrator/mapping/mapper.js";
+import { KafkaMappingSink, mappingRecord } from "../orchestrator/mapping/publish.js";
+import { ndjsonSource } from "../orchestrator/mapping/sources.js";
+import { mulberry32 } from "../orchestrator/util/prng.js";
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: "boolean", default: false },
+    ids: { type: "string", default: "5000000" },
+    lookups: { type: "string", default: "500000" },
+    sample: { type: "string", default: "200000" },
+  },
+});
+const N = Number(args.ids);
+const LOOKUPS = Number(args.lookups);
+const SAMPLE = Math.min(Number(args.sample), N);
+const log = (line: string): void => {
+  if (!args.json) console.error(line);
+};
+if (!process.env.REDIS_URL || !process.env.KAFKA_BROKERS) {
+  console.error('bench:mapping needs the local stack: eval "$(bash scripts/stack.sh env)" first');
+  process.exit(2);
+}
+
+const config = configFromEnv({ ...process.env, REDIS_CLUSTER_NODES: "", BITSYNC_LOG_LEVEL: "silent" });
+const rules = { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern };
+const redis = new Redis(config.redisUrl);
+const ns = `bench${process.pid}`;
+const uidOf = (i: number): string => `u${String((i * 2654435761) % 1e19).padStart(19, "0")}`; // 20 chars
+const corpOf = (i: number): string => `corp${i % 100}`;
+const dir = mkdtempSync(join(tmpdir(), "bitsync-bench-"));
+const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: "bitsync-bench" });
+const publisher = new RecordPublisher(kafka);
+
+const purge = async (pattern: string): Promise<void> => {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 10_000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+};
+const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
+
+try {
+  await publisher.connect();
+  // ---- fixture: N uids in an NDJSON file --------------------------------------------------------
+  let t = performance.now();
+  const file = join(dir, "users.ndjson");
+  const lines: string[] = [];
+  for (let i = 0; i < N; i++) lines.push(`{"uid":"${uidOf(i)}","corpId":"${corpOf(i)}"}\n`);
+  writeFileSync(file, lines.join(""));
+  lines.length = 0;
+  log(`fixture: ${N} uids in ${file} (${(performance.now() - t).toFixed(0)} ms)`);
+
+  // ---- subject: the cold start (file -> Redis -> Kafka, checkpointed) --------------------------
+  const mapper = new IdMapper(redis, {
+    groups: config.mapGroups,
+    rules,
+    batchSize: 2000,
+    cacheEntries: 0,
+    namespace: ns,
+  });
+  const memBefore = await usedMemory();
+  t = performance.now();
+  const summary = await runImport({
+    source: ndjsonSource(file),
+    mapper,
+    sink: new KafkaMappingSink(publisher, `bench-mapping-${process.pid}`),
+    rules,
+    batchSize: 20_000,
+    checkpoint: join(dir, "cp.json"),
+    rejects: join(dir, "rejects.ndjson"),
+  });
+  const importS = (performance.now() - t) / 1000;
+  const idsPerS = summary.mapped / importS;
+  log(`import: ${summary.mapped} IDs in ${importS.toFixed(1)} s = ${idsPerS.toFixed(0)} IDs/s`);
+  const memory = await mapper.memory(Number.MAX_SAFE_INTEGER);
+  const usedDelta = (await usedMemory()) - memBefore;
+  log(
+    `redis: ${memory.bytesPerId!.toFixed(1)} B/ID (MEMORY USAGE of ${memory.keys} keys), used_memory delta ${(usedDelta / N).toFixed(1)} B/ID`,
+  );
+
+  // ---- lookups ---------------------------------------------------------------------------------
+  const rnd = mulberry32(7);
+  const picks = Array.from({ length: LOOKUPS }, () => Math.floor(rnd() * N));
+  const timeLookups = async (m: IdMapper): Promise<number> => {
+    const start = performance.now();
+    for (let o = 0; o < picks.length; o += 1000) await m.lookup(picks.slice(o, o + 1000).map(uidOf));
+    return picks.length / ((performance.now() - start) / 1000);
+  };
+  const uncached = await timeLookups(mapper);
+  const cachedMapper = new IdMapper(redis, {
+    groups: config.mapGroups,
+    rules,
+    batchSize: 2000,
+    cacheEntries: LOOKUPS,
+    namespace: ns,
+  });
+  await timeLookups(cachedMapper); // warm
+  const cached = await timeLookups(cachedMapper);
+  const bits = (await mapper.lookup(picks.slice(0, 1000).map(uidOf))) as number[];
+  const allBits = Array.from({ length: LOOKUPS }, (_, i) => bits[i % bits.length]! + 0);
+  t = performance.now();
+  for (let o = 0; o < allBits.length; o += 1000) await mapper.reverse(allBits.slice(o, o + 1000));
+  const reverse = allBits.length / ((performance.now() - t) / 1000);
+  log(`lookups/s: forward uncached ${uncached.toFixed(0)}, cached ${cached.toFixed(0)}, reverse ${reverse.toFixed(0)}`);
+
+  // ---- baselines -------------------------------------------------------------------------------
+  // The allocation alone (no Kafka), on a fresh namespace of SAMPLE IDs.
+  const alone = new IdMapper(redis, {
+    groups: config.mapGroups,
+    rules,
+    batchSize: 2000,
+    cacheEntries: 0,
+    namespace: `${ns}a`,
+  });
+  const sampleEntries = Array.from({ length: SAMPLE }, (_, i) => ({ uid: uidOf(i), corpId: corpOf(i) }));
+  t = performance.now();
+  for (let o = 0; o < SAMPLE; o += 20_000) await alone.allocate(sampleEntries.slice(o, o + 20_000));
+  const allocOnly = SAMPLE / ((performance.now() - t) / 1000);
+  // Kafka alone: the same records, no Redis.
+  const records = sampleEntries.map((e, i) => mappingRecord({ ...e, bit: i }));
+  t = performance.now();
+  for (let o = 0; o < SAMPLE; o += 20_000)
+    await publisher.publish(`bench-kafka-${process.pid}`, records.slice(o, o + 20_000));
+  const kafkaOnly = SAMPLE / ((performance.now() - t) / 1000);
+  log(`alone: allocation ${allocOnly.toFixed(0)} IDs/s, kafka publishing ${kafkaOnly.toFixed(0)} records/s`);
+  await purge(`{${ns}a:*}:*`);
+  // The naive layout: one string key per direction per ID.
+  const naiveBefore = await usedMemory();
+  const pipe = redis.pipeline();
+  for (let i = 0; i < SAMPLE; i++) {
+    pipe.set(`naive${process.pid}:u:${uidOf(i)}`, i);
+    pipe.set(`naive${process.pid}:b:${i}`, `${corpOf(i)}:${uidOf(i)}`);
+  }
+  await pipe.exec();
+  const naiveBytes = ((await usedMemory()) - naiveBefore) / SAMPLE;
+  await purge(`naive${process.pid}:*`);
+  log(`naive layout: ${naiveBytes.toFixed(1)} B/ID`);
+
+  const figures = {
+    ids: N,
+    import_seconds: importS,
+    ids_per_s: idsPerS,
+    bytes_per_id: memory.bytesPerId,
+    used_memory_bytes_per_id: usedDelta / N,
+    forward_lookups_per_s_uncached: uncached,
+    forward_lookups_per_s_cached: cached,
+    reverse_lookups_per_s: reverse,
+    allocation_only_ids_per_s: allocOnly,
+    kafka_only_records_per_s: kafkaOnly,
+    naive_bytes_per_id: naiveBytes,
+  };
+  const ratios = {
+    bytes_per_id_vs_naive: memory.bytesPerId! / naiveBytes,
+    ids_per_s_vs_allocation_only: idsPerS / allocOnly,
+    ids_per_s_vs_kafka_only: idsPerS / kafkaOnly,
+  };
+  log(
+    `ids_per_s ${idsPerS.toFixed(0)} (target >= 300000); bytes_per_id ${memory.bytesPerId!.toFixed(1)} (target <= 64)`,
+  );
+  if (args.json) {
+    console.log(
+      JSON.stringify({
+        bench: "mapping",
+        setup: { ids: N, groups: config.mapGroups, node: process.version },
+        ...figures,
+        figures,
+        ratios,
+      }),
+    );
+  }
+} finally {
+  await purge(`{${ns}:*}:*`);
+  await publisher.disconnect().catch(() => undefined);
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,34 @@
+// Wires the ID mapping from the configuration: a Redis or Redis Cluster client and the mapper,
+// shared by the CLI, the consumer daemon, serving and the tests.
+import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+import { createRedis } from "../redis/client.js";
+import { createRedisCluster, type RedisLike } from "../redis/cluster.js";
+import { IdMapper } from "./mapper.js";
+
+export interface MappingContext {
+  redis: RedisLike;
+  mapper: IdMapper;
+  close(): Promise<void>;
+}
+
+export function createMappingContext(config: Config, log?: Logger): MappingContext {
+  const redis: RedisLike =
+    config.redisClusterNodes.length > 0
+      ? createRedisCluster(config.redisClusterNodes, log, "bitsync-mapping")
+      : createRedis(config.redisUrl, log, "bitsync-mapping");
+  const mapper = new IdMapper(redis, {
+    groups: config.mapGroups,
+    namespace: config.mapNamespace,
+    rules: { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern },
+    batchSize: config.mapBatchSize,
+    cacheEntries: config.mapCacheEntries,
+  });
+  return {
+    redis,
+    mapper,
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

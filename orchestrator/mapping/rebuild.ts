@@ -1,0 +1,122 @@
+// Rebuilding the mapping from the downstream topic: every record {uid, corpId, bit} ever published
+// is restored with its own bit. The topic is read from the beginning up to the end offsets it had
+// when the rebuild started; bits are never moved, so a rebuild into a non-empty mapping only
+// fills in what is missing and reports conflicts.
+import type { Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import { BitsyncError } from "../errors.js";
+import { BatchConsumer } from "../kafka/batch-consumer.js";
+import { readId, type IdRules } from "./ids.js";
+import type { IdMapper, Mapping } from "./mapper.js";
+
+export interface RebuildSummary {
+  records: number;
+  restored: number;
+  unchanged: number;
+  conflicts: Mapping[];
+  /** Records that are not a mapping {uid, corpId, bit}: skipped, with the first few reasons. */
+  malformed: number;
+  reasons: string[];
+  seconds: number;
+}
+
+export interface RebuildOptions {
+  kafka: Kafka;
+  topic: string;
+  mapper: IdMapper;
+  rules: IdRules;
+  log?: Logger;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export class RebuildError extends BitsyncError {}
+
+function parseMapping(value: Buffer | null, rules: IdRules): Mapping | { reason: string } {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(value?.toString("utf8") ?? "") as Record<string, unknown>;
+  } catch {
+    return { reason: "not JSON" };
+  }
+  if (typeof o !== "object" || o === null) return { reason: "not a JSON object" };
+  const uid = readId(o.uid, "uid", rules);
+  if ("reason" in uid) return uid;
+  const corp = readId(o.corpId, "corpId", rules);
+  if ("reason" in corp) return corp;
+  if (typeof o.bit !== "number" || !Number.isSafeInteger(o.bit) || o.bit < 0)
+    return { reason: `bit ${String(o.bit)} is invalid` };
+  return { uid: uid.id, corpId: corp.id, bit: o.bit };
+}
+
+export async function rebuildFromTopic(opts: RebuildOptions): Promise<RebuildSummary> {
+  const started = performance.now();
+  const admin = opts.kafka.admin();
+  await admin.connect();
+  let ends: Map<number, bigint>;
+  try {
+    const offsets = await admin.fetchTopicOffsets(opts.topic);
+    ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  } catch (err) {
+    throw new RebuildError(`cannot read the offsets of ${opts.topic}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await admin.disconnect();
+  }
+  const total = [...ends.values()].reduce((n, v) => n + Number(v), 0);
+  const summary: RebuildSummary = {
+    records: 0,
+    restored: 0,
+    unchanged: 0,
+    conflicts: [],
+    malformed: 0,
+    reasons: [],
+    seconds: 0,
+  };
+  const pending = new Set([...ends].filter(([, high]) => high > 0n).map(([p]) => p));
+  if (pending.size === 0) return { ...summary, seconds: (performance.now() - started) / 1000 };
+
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const consumer = new BatchConsumer({
+    kafka: opts.kafka,
+    groupId: `bitsync-rebuild-${Date.now()}-${process.pid}`,
+    topic: opts.topic,
+    fromBeginning: true,
+    retry: { initialMs: 200, maxMs: 10_000 },
+    ...(opts.log ? { log: opts.log } : {}),
+    handle: async ({ partition, messages }) => {
+      const end = ends.get(partition) ?? 0n;
+      const mappings: Mapping[] = [];
+      for (const msg of messages) {
+        if (BigInt(msg.offset) >= end) continue; // published after the rebuild began
+        summary.records++;
+        const m = parseMapping(msg.value, opts.rules);
+        if ("reason" in m) {
+          summary.malformed++;
+          if (summary.reasons.length < 10)
+            summary.reasons.push(`partition ${partition} offset ${msg.offset}: ${m.reason}`);
+        } else {
+          mappings.push(m);
+        }
+      }
+      if (mappings.length > 0) {
+        const res = await opts.mapper.restore(mappings);
+        summary.restored += res.restored;
+        summary.unchanged += res.unchanged;
+        summary.conflicts.push(...res.conflicts);
+      }
+      opts.onProgress?.(summary.records, total);
+      const last = messages[messages.length - 1];
+      if (last && BigInt(last.offset) + 1n >= end) {
+        pending.delete(partition);
+        if (pending.size === 0) finish();
+      }
+    },
+  });
+  await consumer.start();
+  try {
+    await finished;
+  } finally {
+    await consumer.stop();
+  }
+  return { ...summary, seconds: (performance.now() - started) / 1000 };
+}

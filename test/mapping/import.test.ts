@@ -1,0 +1,217 @@
+// Cold start against the real stack: files and a MariaDB query in, Redis mappings and Kafka
+// records out; rejects with reasons; idempotent re-runs; a resume after a real SIGKILL; and four
+// processes allocating overlapping uids at once.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createKafka } from "../../orchestrator/kafka/client.js";
+import { RecordPublisher } from "../../orchestrator/kafka/producer.js";
+import { readCheckpoint, runImport } from "../../orchestrator/mapping/import.js";
+import { IdMapper } from "../../orchestrator/mapping/mapper.js";
+import { KafkaMappingSink } from "../../orchestrator/mapping/publish.js";
+import { csvSource, ndjsonSource, sqlSource, type ImportSource } from "../../orchestrator/mapping/sources.js";
+import { lastJson, runCli, startCli } from "../helpers/cli.js";
+import { readTopic } from "../helpers/kafka.js";
+import { createTestDatabase } from "../helpers/mariadb.js";
+import { stackEnv, uniqueName, waitFor } from "../helpers/stack.js";
+
+const rules = { maxBytes: 64, pattern: /^[\x21-\x7e]+$/u };
+let redis: Redis;
+let publisher: RecordPublisher;
+let dir: string;
+const namespaces: string[] = [];
+
+beforeAll(async () => {
+  redis = new Redis(stackEnv().redisUrl);
+  publisher = new RecordPublisher(createKafka({ brokers: stackEnv().kafkaBrokers, clientId: "bitsync-test" }));
+  await publisher.connect();
+  dir = mkdtempSync(join(tmpdir(), "bitsync-import-"));
+});
+
+afterAll(async () => {
+  for (const ns of namespaces) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `{${ns}:*}:*`, "COUNT", 1000);
+      if (keys.length > 0) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+  await publisher.disconnect();
+  redis.disconnect();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function setup(): { ns: string; topic: string; mapper: IdMapper; env: Record<string, string> } {
+  const ns = uniqueName("mi");
+  namespaces.push(ns);
+  const topic = uniqueName("mapping");
+  const mapper = new IdMapper(redis, { groups: 16, rules, batchSize: 1000, cacheEntries: 0, namespace: ns });
+  return {
+    ns,
+    topic,
+    mapper,
+    env: { BITSYNC_MAP_NAMESPACE: ns, BITSYNC_MAPPING_TOPIC: topic, REDIS_CLUSTER_NODES: "" },
+  };
+}
+
+const uid = (i: number): string => `imp${String(i).padStart(10, "0")}`;
+
+/** The topic holds at least one record per uid, each {uid, corpId, bit} with the bit Redis has. */
+async function expectPublished(topic: string, mapper: IdMapper, uids: string[], corp: (u: string) => string) {
+  const want = new Set(uids);
+  const seen = new Map<string, { uid: string; corpId: string; bit: number }>();
+  await readTopic(topic, (records) => {
+    for (const r of records.splice(0)) {
+      const v = JSON.parse(r.value!.toString()) as { uid: string; corpId: string; bit: number };
+      expect(r.key!.toString()).toBe(v.uid);
+      seen.set(v.uid, v);
+    }
+    return [...want].every((u) => seen.has(u));
+  });
+  const bits = await mapper.lookup(uids);
+  uids.forEach((u, i) => expect(seen.get(u)).toEqual({ uid: u, corpId: corp(u), bit: bits[i] }));
+}
+
+async function importAll(source: ImportSource, mapper: IdMapper, topic: string, name: string) {
+  return runImport({
+    source,
+    mapper,
+    sink: new KafkaMappingSink(publisher, topic),
+    rules,
+    batchSize: 700,
+    checkpoint: join(dir, `${name}.cp.json`),
+    rejects: join(dir, `${name}.rejects`),
+  });
+}
+
+describe("bitsync map import", () => {
+  it("maps an NDJSON file and a CSV file, publishes every mapping, and rejects bad rows with a reason", async () => {
+    const { topic, mapper } = setup();
+    const uids = Array.from({ length: 3000 }, (_, i) => uid(i));
+    const ndjson = join(dir, "a.ndjson");
+    writeFileSync(
+      ndjson,
+      uids
+        .slice(0, 2000)
+        .map((u, i) => JSON.stringify({ uid: u, corpId: `c${i % 7}`, name: "ignored" }))
+        .join("\n") + '\n{"uid":"bad uid","corpId":"c"}\nnot json\r\n\n{"corpId":"c"}\n',
+    );
+    const csv = join(dir, "b.csv");
+    writeFileSync(
+      csv,
+      "uid,corpId\n" +
+        uids
+          .slice(2000)
+          .map((u, i) => `${u},"c${(i + 2000) % 7}"`)
+          .join("\r\n") +
+        "\r\nonly-one-field\n" +
+        'bad,"quote"x\n',
+    );
+    const a = await importAll(ndjsonSource(ndjson), mapper, topic, "a");
+    expect(a).toMatchObject({ mapped: 2000, created: 2000, rejected: 3, done: true });
+    const b = await importAll(csvSource(csv), mapper, topic, "b");
+    expect(b).toMatchObject({ mapped: 1000, created: 1000, done: true });
+    // The bad quote is reported by the parser, possibly twice (it also finds the quote unclosed).
+    expect(b.rejected).toBeGreaterThanOrEqual(2);
+    const reasons = readFileSync(join(dir, "a.rejects"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { line: number; reason: string });
+    expect(reasons.map((r) => r.line)).toEqual([2001, 2002, 2004]);
+    expect(reasons[0]!.reason).toMatch(/does not match/);
+    expect(reasons[1]!.reason).toMatch(/^not JSON/);
+    expect(reasons[2]!.reason).toBe("uid is missing");
+    expect(readFileSync(join(dir, "b.rejects"), "utf8")).toMatch(/expected 2 fields[^]*bad CSV/);
+    await expectPublished(topic, mapper, uids, (u) => `c${Number(u.slice(3)) % 7}`);
+    // Done: a second run does nothing; --restart maps nothing new, and publishes again.
+    expect((await importAll(ndjsonSource(ndjson), mapper, topic, "a")).alreadyDone).toBe(true);
+    const again = await runImport({
+      source: ndjsonSource(ndjson),
+      mapper,
+      sink: new KafkaMappingSink(publisher, topic),
+      rules,
+      batchSize: 700,
+      checkpoint: join(dir, "a.cp.json"),
+      rejects: join(dir, "a2.rejects"),
+      restart: true,
+    });
+    expect(again).toMatchObject({ mapped: 2000, created: 0, alreadyDone: false });
+    expect((await mapper.stats()).ids).toBe(3000);
+  });
+
+  it("maps the rows of a MariaDB query, streamed", async () => {
+    const { topic, mapper } = setup();
+    const db = await createTestDatabase();
+    try {
+      await db.conn.query("CREATE TABLE users (id INT PRIMARY KEY, uid VARCHAR(64), corp_id BIGINT)");
+      const rows = Array.from({ length: 5000 }, (_, i) => [i, uid(i), 900 + (i % 3)]);
+      await db.conn.query("INSERT INTO users VALUES ?", [rows]);
+      const source = sqlSource(db.url, "SELECT uid, corp_id FROM users ORDER BY id");
+      const summary = await importAll(source, mapper, topic, "sql");
+      expect(summary).toMatchObject({ mapped: 5000, created: 5000, rejected: 0, position: 5000 });
+      const uids = rows.map((r) => r[1] as string);
+      await expectPublished(topic, mapper, uids, (u) => String(900 + (Number(u.slice(3)) % 3)));
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("resumes from its checkpoint after the process is killed", async () => {
+    const { topic, mapper, env } = setup();
+    const uids = Array.from({ length: 60_000 }, (_, i) => uid(i));
+    const file = join(dir, "kill.ndjson");
+    writeFileSync(file, uids.map((u) => JSON.stringify({ uid: u, corpId: "k" })).join("\n") + "\n");
+    const checkpoint = join(dir, "kill.cp.json");
+    const args = ["map", "import", "--ndjson", file, "--checkpoint", checkpoint, "--batch", "500", "--json"];
+    const first = startCli(args, env);
+    await waitFor("a checkpoint past the start", () => {
+      try {
+        return (readCheckpoint(checkpoint)?.position ?? 0) > 0 ? true : undefined;
+      } catch {
+        return undefined; // being renamed into place
+      }
+    });
+    first.child.kill("SIGKILL");
+    expect((await first.done).signal).toBe("SIGKILL");
+    const killedAt = readCheckpoint(checkpoint)!;
+    expect(killedAt.done).toBe(false);
+    expect(killedAt.position).toBeLessThan(readFileSync(file).length);
+
+    const second = await runCli(args, env);
+    expect(second.code, second.stderr).toBe(0);
+    const summary = lastJson<{ done: boolean; resumedFrom: number; mapped: number }>(second);
+    expect(summary.done).toBe(true);
+    expect(summary.resumedFrom).toBe(killedAt.position);
+    // Every uid once in Redis, dense and unique; every uid on the topic at least once.
+    const bits = (await mapper.lookup(uids)) as number[];
+    expect(bits.every((b) => b !== null)).toBe(true);
+    expect(new Set(bits).size).toBe(uids.length);
+    expect((await mapper.stats()).ids).toBe(uids.length);
+    await expectPublished(topic, mapper, uids, () => "k");
+  });
+
+  it("four processes mapping overlapping uids at once give each uid one bit and each bit one uid", async () => {
+    const { mapper, env } = setup();
+    // Process k maps uids [k * 5000, k * 5000 + 10000): every uid is in two files.
+    const runs = [0, 1, 2, 3].map((k) => {
+      const file = join(dir, `p${k}.ndjson`);
+      const mine = Array.from({ length: 10_000 }, (_, i) => uid(((k * 5000 + i) * 7) % 25_000));
+      writeFileSync(file, mine.map((u) => JSON.stringify({ uid: u, corpId: `p${k}` })).join("\n") + "\n");
+      return runCli(["map", "import", "--ndjson", file, "--batch", "300", "--json"], env);
+    });
+    const done = await Promise.all(runs);
+    for (const r of done) expect(r.code, r.stderr).toBe(0);
+    const created = done.reduce((n, r) => n + lastJson<{ created: number }>(r).created, 0);
+    const all = Array.from({ length: 25_000 }, (_, i) => uid(i));
+    const bits = (await mapper.lookup(all)) as number[];
+    expect(bits.every((b) => b !== null)).toBe(true);
+    expect(new Set(bits).size).toBe(all.length); // no bit twice
+    expect(created).toBe(all.length); // no uid allocated twice
+    expect((await mapper.stats()).ids).toBe(all.length);
+    const back = await mapper.reverse(bits);
+    expect(back.map((b) => b!.uid)).toEqual(all); // reverse of forward is the identity
+  });
+});
