@@ -214,4 +214,38 @@ describe("bitsync map import", () => {
     const back = await mapper.reverse(bits);
     expect(back.map((b) => b!.uid)).toEqual(all); // reverse of forward is the identity
   });
+
+  it("lookup, reverse and stats print what the CLI promises, with --json", async () => {
+    const { mapper, env } = setup();
+    const { mappings } = await mapper.allocate([
+      { uid: "cli-a", corpId: "c1" },
+      { uid: "cli-b", corpId: "c2" },
+    ]);
+    const [a, b] = mappings.map((m) => m.bit);
+    const lookup = await runCli(["map", "lookup", "cli-a", "cli-b", "cli-none", "--json"], env);
+    expect(lookup.code, lookup.stderr).toBe(0);
+    expect(lastJson(lookup)).toEqual({ bits: { "cli-a": a, "cli-b": b, "cli-none": null } });
+    const reverse = await runCli(
+      ["map", "reverse", String(a), String(b), "999999", "18446744073709551615", "--json"],
+      env,
+    );
+    expect(reverse.code, reverse.stderr).toBe(0);
+    expect(lastJson(reverse)).toEqual({
+      uids: {
+        [String(a)]: { uid: "cli-a", corpId: "c1" },
+        [String(b)]: { uid: "cli-b", corpId: "c2" },
+        "999999": null,
+        "18446744073709551615": null,
+      },
+    });
+    const stats = lastJson<{ count: number; nextBit: number; bytesPerId: number }>(
+      await runCli(["map", "stats", "--json"], env),
+    );
+    expect(stats.count).toBe(2);
+    expect(stats.nextBit).toBe(Math.max(a!, b!) + 1);
+    expect(stats.bytesPerId).toBeGreaterThan(0);
+    const bad = await runCli(["map", "reverse", "-5"], env);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+  });
 });
