@@ -71,6 +71,15 @@ export interface Config {
   mapBatchSize: number;
   /** Entries of the process-local forward lookup cache. */
   mapCacheEntries: number;
+  /** HTTP listen address and port of `bitsync serve`. */
+  httpHost: string;
+  httpPort: number;
+  /** Bearer token of the admin routes; empty: admin routes refuse every call. */
+  adminToken: string;
+  /** Most uids or bits in one batch check. */
+  batchLimit: number;
+  /** Most members in one page. */
+  pageLimit: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -80,6 +89,8 @@ interface Setting<K extends keyof Config> {
   env: string;
   help: string;
   default: string;
+  /** Never printed: `bitsync config` shows it as ***. */
+  secret?: boolean;
   parse(raw: string, env: string): Config[K];
 }
 
@@ -379,6 +390,45 @@ export const SETTINGS = [
     help: "Entries of the process-local forward lookup cache (uid -> bit)",
     parse: integer(0, 100_000_000),
   } satisfies Setting<"mapCacheEntries">,
+  {
+    key: "httpHost",
+    env: "BITSYNC_HTTP_HOST",
+    default: "0.0.0.0",
+    help: "Address `bitsync serve` listens on",
+    parse: (raw: string, env: string): string => {
+      if (!/^[A-Za-z0-9.:-]+$/.test(raw)) throw new ConfigError(`${env}=${raw} is not a host name or address`);
+      return raw;
+    },
+  } satisfies Setting<"httpHost">,
+  {
+    key: "httpPort",
+    env: "BITSYNC_HTTP_PORT",
+    default: "8080",
+    help: "Port `bitsync serve` listens on (0: any free port)",
+    parse: integer(0, 65535),
+  } satisfies Setting<"httpPort">,
+  {
+    key: "adminToken",
+    env: "BITSYNC_ADMIN_TOKEN",
+    default: "",
+    help: "Bearer token of the admin routes (sync, rollback); empty: they refuse every call",
+    parse: (raw: string): string => raw,
+    secret: true,
+  } satisfies Setting<"adminToken">,
+  {
+    key: "batchLimit",
+    env: "BITSYNC_BATCH_LIMIT",
+    default: "10000",
+    help: "Most uids or bits in one batch membership check",
+    parse: integer(1, 1_000_000),
+  } satisfies Setting<"batchLimit">,
+  {
+    key: "pageLimit",
+    env: "BITSYNC_PAGE_LIMIT",
+    default: "10000",
+    help: "Most members in one page of GET /v1/audiences/:id/members",
+    parse: integer(1, 1_000_000),
+  } satisfies Setting<"pageLimit">,
 ] as const;
 
 function hostPorts(raw: string, env: string, allowEmpty: boolean): string[] {
@@ -452,7 +502,8 @@ export function describeConfig(env: Env = process.env): string[] {
   const file = fileValues(env);
   const lines = SETTINGS.map((s) => {
     const raw = env[s.env] || file[s.env] || s.default;
-    return `${s.env}=${redact(raw)}\n    ${s.help} (default ${s.default})`;
+    const shown = "secret" in s && s.secret && raw !== "" ? "***" : redact(raw);
+    return `${s.env}=${shown}\n    ${s.help} (default ${s.default})`;
   });
   lines.push(
     `BITSYNC_CONFIG=${env.BITSYNC_CONFIG ?? ""}\n    Optional JSON file of VARIABLE: value; the environment wins`,

@@ -1,0 +1,63 @@
+// The HTTP API (fastify, schema-first, under /v1): membership by uid or bit, single and batch,
+// set expressions, member pages mapped back to uids, audience info, admin sync and rollback,
+// health, readiness, Prometheus metrics and the OpenAPI document.
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { SegmentCache } from "../cache/segment-cache.js";
+import type { IdMapper } from "../mapping/mapper.js";
+import type { VersionStore } from "../sync/store.js";
+import type { SyncResult } from "../sync/sync.js";
+import { errorHandler } from "./http-errors.js";
+import type { ServeMetrics } from "./metrics.js";
+import { registerAudienceRoutes } from "./routes/audiences.js";
+import { registerHealthRoutes } from "./routes/health.js";
+import { registerMembershipRoutes } from "./routes/membership.js";
+
+export interface AppDeps {
+  cache: SegmentCache;
+  mapper: IdMapper;
+  store: VersionStore;
+  /** Pinged by /readyz. */
+  redis: Redis;
+  metrics: ServeMetrics;
+  limits: { batch: number; page: number };
+  /** Bearer token of the admin routes; empty refuses them all. */
+  adminToken: string;
+  /** Runs a sync (admin route); absent: the route answers 503. */
+  sync?: (audience: string, opts: { impDate?: number; force?: boolean }) => Promise<SyncResult>;
+  log?: Logger;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    ...(deps.log ? { loggerInstance: deps.log as FastifyBaseLogger } : {}),
+    disableRequestLogging: true,
+    // Bodies of batch checks: 10,000 uids of up to 64 bytes fit well under 4 MiB.
+    bodyLimit: 4 << 20,
+    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "bitsync", version: "1", description: "Audience membership and member pages over bitmaps" },
+    },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
+  });
+  app.addHook("onResponse", async (req, reply) => {
+    deps.metrics.requestDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? "unmatched", status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  registerHealthRoutes(app, deps);
+  registerMembershipRoutes(app, deps);
+  registerAudienceRoutes(app, deps);
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,48 @@
+// Typed errors to HTTP answers: what the client can fix is a 4xx with the reason; what the
+// server lacks (Redis away and the segment not cached) is a 503; nothing else is expected.
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { BitsyncError } from "../errors.js";
+import { VersionGoneError } from "../cache/segment-cache.js";
+import { InvalidIdError } from "../mapping/ids.js";
+import { AudienceNotFoundError } from "../source/errors.js";
+import { DriftError, IntegrityError, RollbackError, SyncConflictError, UnknownAudienceError } from "../sync/errors.js";
+import { BadCursorError } from "./cursor.js";
+import { BadExpressionError } from "./expression.js";
+
+/** An error of the request itself, with the status and the reason to send. */
+export class HttpError extends BitsyncError {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function statusOf(err: unknown): { status: number; code: string } {
+  if (err instanceof HttpError) return { status: err.statusCode, code: err.code };
+  if (err instanceof BadCursorError || err instanceof InvalidIdError || err instanceof BadExpressionError) {
+    return { status: 400, code: "bad_request" };
+  }
+  if (err instanceof UnknownAudienceError || err instanceof AudienceNotFoundError)
+    return { status: 404, code: "not_found" };
+  if (err instanceof VersionGoneError) return { status: 410, code: "version_gone" };
+  if (err instanceof SyncConflictError) return { status: 409, code: "conflict" };
+  if (err instanceof DriftError || err instanceof IntegrityError || err instanceof RollbackError) {
+    return { status: 422, code: "refused" };
+  }
+  const e = err as FastifyError;
+  if (e?.validation || e?.code === "FST_ERR_VALIDATION") return { status: 400, code: "bad_request" };
+  if (typeof e?.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: e.statusCode, code: "bad_request" };
+  }
+  return { status: 503, code: "unavailable" };
+}
+
+export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const { status, code } = statusOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (status >= 500) req.log.error({ err }, "request failed");
+  void reply.status(status).send({ error: code, message });
+}

@@ -1,0 +1,158 @@
+// Audience routes: member pages (GET /v1/audiences/:id/members), info, and the admin routes
+// (sync, rollback) behind a bearer token.
+import { timingSafeEqual } from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { audienceInfo, rollbackAudience } from "../../sync/admin.js";
+import type { AppDeps } from "../app.js";
+import { decodeCursor, encodeCursor } from "../cursor.js";
+import { HttpError } from "../http-errors.js";
+import { AUDIENCE_ID } from "./membership.js";
+
+const ERROR = {
+  type: "object",
+  properties: { error: { type: "string" }, message: { type: "string" } },
+} as const;
+
+function requireAdmin(req: FastifyRequest, token: string): void {
+  if (token === "") {
+    throw new HttpError(401, "unauthorized", "admin routes are disabled: set BITSYNC_ADMIN_TOKEN on the server");
+  }
+  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new HttpError(401, "unauthorized", "admin routes need Authorization: Bearer <BITSYNC_ADMIN_TOKEN>");
+  }
+}
+
+export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { cache, mapper, store } = deps;
+  const params = { type: "object", properties: { id: AUDIENCE_ID }, required: ["id"] } as const;
+
+  app.get<{ Params: { id: string }; Querystring: { limit?: number; cursor?: string; rank?: number } }>(
+    "/v1/audiences/:id/members",
+    {
+      schema: {
+        summary: "A page of members (bits mapped back to uids); follow `next` to walk the whole audience",
+        params,
+        querystring: {
+          type: "object",
+          properties: {
+            limit: { type: "integer", minimum: 1, maximum: deps.limits.page, default: 100 },
+            cursor: { type: "string", maxLength: 64 },
+            rank: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              audience: { type: "string" },
+              version: { type: "integer" },
+              items: {
+                type: "array",
+                items: {
+                  type: "object",
+                  properties: {
+                    bit: { type: "integer" },
+                    uid: { type: ["string", "null"] },
+                    corpId: { type: ["string", "null"] },
+                  },
+                },
+              },
+              next: { type: ["string", "null"] },
+            },
+          },
+          "4xx": ERROR,
+        },
+      },
+    },
+    async (req) => {
+      const audience = req.params.id;
+      const { limit = 100, cursor, rank } = req.query;
+      if (cursor !== undefined && rank !== undefined) {
+        throw new HttpError(
+          400,
+          "bad_request",
+          "give ?cursor= (to continue) or ?rank= (to start at a depth), not both",
+        );
+      }
+      // A cursor pins its version: the walk never mixes versions (410 once that version is gone).
+      const from = cursor !== undefined ? decodeCursor(cursor) : { rank: rank ?? 0 };
+      const page = await cache.page(audience, from, limit);
+      const ids = await mapper.reverse(page.bits);
+      return {
+        audience,
+        version: page.version,
+        items: page.bits.map((bit, i) => ({ bit, uid: ids[i]?.uid ?? null, corpId: ids[i]?.corpId ?? null })),
+        next: page.nextRank === null ? null : encodeCursor(page.version, page.nextRank),
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/v1/audiences/:id",
+    { schema: { summary: "The audience's current version and the retained ones", params, response: { "4xx": ERROR } } },
+    async (req) => {
+      const info = await audienceInfo(store, req.params.id);
+      return {
+        audience: info.audience,
+        version: info.version,
+        cardinality: info.cardinality,
+        segments: info.segments,
+        source: info.info.source,
+        syncedAt: info.info.createdAt,
+        retained: info.retained,
+      };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { impDate?: number; force?: boolean } | undefined }>(
+    "/v1/audiences/:id/sync",
+    {
+      schema: {
+        summary: "Admin: sync the audience from the source now (Authorization: Bearer token)",
+        params,
+        body: {
+          type: ["object", "null"],
+          properties: {
+            impDate: { type: "integer", minimum: 19000101, maximum: 99991231 },
+            force: { type: "boolean" },
+          },
+          additionalProperties: false,
+        },
+        response: { "4xx": ERROR },
+      },
+    },
+    async (req) => {
+      requireAdmin(req, deps.adminToken);
+      if (!deps.sync) throw new HttpError(503, "unavailable", "this server does not run syncs");
+      const result = await deps.sync(req.params.id, req.body ?? {});
+      cache.invalidate(req.params.id);
+      return result;
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { to?: number } | undefined }>(
+    "/v1/audiences/:id/rollback",
+    {
+      schema: {
+        summary: "Admin: point the audience back at a retained version (Authorization: Bearer token)",
+        params,
+        body: {
+          type: ["object", "null"],
+          properties: { to: { type: "integer", minimum: 1 } },
+          additionalProperties: false,
+        },
+        response: { "4xx": ERROR },
+      },
+    },
+    async (req) => {
+      requireAdmin(req, deps.adminToken);
+      const result = await rollbackAudience(store, req.params.id, req.body?.to);
+      cache.invalidate(req.params.id);
+      return result;
+    },
+  );
+}

@@ -1,0 +1,27 @@
+// Liveness, readiness (Redis reachable, or degraded: cached answers continue), metrics, a no-op.
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../app.js";
+
+export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));
+
+  // Degraded is still 200: cached segments keep answering, so the instance stays in rotation.
+  app.get("/readyz", { schema: { hide: true } }, async () => {
+    const redis = await Promise.race([
+      deps.redis.ping().then(
+        () => "up",
+        () => "down",
+      ),
+      new Promise<string>((r) => setTimeout(() => r("down"), 500).unref()),
+    ]);
+    return { status: redis === "up" ? "ready" : "degraded", redis, cache: deps.cache.stats() };
+  });
+
+  app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+    void reply.header("content-type", deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+
+  // The load-test harness measures it beside the real routes: the server's own floor.
+  app.get("/v1/noop", { schema: { hide: true } }, async () => ({ ok: true }));
+}

@@ -1,0 +1,150 @@
+// Membership: GET and POST /v1/audiences/:id/contains, and POST /v1/contains (set expressions).
+import type { FastifyInstance } from "fastify";
+import type { VersionView } from "../../cache/segment-cache.js";
+import type { AppDeps } from "../app.js";
+import { evaluate, parseExpression } from "../expression.js";
+import { HttpError } from "../http-errors.js";
+
+export const AUDIENCE_ID = { type: "string", pattern: "^[0-9]{1,19}$" } as const;
+const BIT = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const UID = { type: "string", minLength: 1, maxLength: 1024 } as const;
+const ERROR = {
+  type: "object",
+  properties: { error: { type: "string" }, message: { type: "string" } },
+} as const;
+
+export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { cache, mapper } = deps;
+
+  app.get<{ Params: { id: string }; Querystring: { uid?: string; bit?: number } }>(
+    "/v1/audiences/:id/contains",
+    {
+      schema: {
+        summary: "Is one uid (or bit) in the audience?",
+        params: { type: "object", properties: { id: AUDIENCE_ID }, required: ["id"] },
+        querystring: { type: "object", properties: { uid: UID, bit: BIT }, additionalProperties: false },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              audience: { type: "string" },
+              version: { type: "integer" },
+              member: { type: "boolean" },
+              mapped: { type: "boolean" },
+            },
+          },
+          "4xx": ERROR,
+        },
+      },
+    },
+    async (req) => {
+      const { uid, bit } = req.query;
+      if ((uid === undefined) === (bit === undefined)) {
+        throw new HttpError(400, "bad_request", "give exactly one of ?uid= or ?bit=");
+      }
+      const audience = req.params.id;
+      if (bit !== undefined) return { audience, ...(await cache.contains(audience, bit)) };
+      const [view, [mappedBit]] = await Promise.all([cache.current(audience), mapper.lookup([uid!])]);
+      if (mappedBit === null || mappedBit === undefined) {
+        return { audience, version: view.version, member: false, mapped: false };
+      }
+      return { audience, version: view.version, member: await cache.containsIn(view, mappedBit), mapped: true };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { uids?: string[]; bits?: number[] } }>(
+    "/v1/audiences/:id/contains",
+    {
+      schema: {
+        summary: "Are these uids (or bits) in the audience? Answers in request order",
+        params: { type: "object", properties: { id: AUDIENCE_ID }, required: ["id"] },
+        body: {
+          type: "object",
+          properties: {
+            uids: { type: "array", items: UID, maxItems: deps.limits.batch },
+            bits: { type: "array", items: BIT, maxItems: deps.limits.batch },
+          },
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              audience: { type: "string" },
+              version: { type: "integer" },
+              members: { type: "array", items: { type: "boolean" } },
+              unmapped: { type: "integer" },
+            },
+          },
+          "4xx": ERROR,
+        },
+      },
+    },
+    async (req) => {
+      const { uids, bits } = req.body ?? {};
+      if ((uids === undefined) === (bits === undefined)) {
+        throw new HttpError(400, "bad_request", 'give exactly one of "uids" or "bits"');
+      }
+      const audience = req.params.id;
+      if (bits !== undefined) return { audience, ...(await cache.containsMany(audience, bits)) };
+      const [view, found] = await Promise.all([cache.current(audience), mapper.lookup(uids!)]);
+      const mappedIdx: number[] = [];
+      const mappedBits: number[] = [];
+      found.forEach((b, i) => {
+        if (b !== null) {
+          mappedIdx.push(i);
+          mappedBits.push(b);
+        }
+      });
+      const answers = await cache.containsManyIn(view, mappedBits);
+      const members = new Array<boolean>(uids!.length).fill(false);
+      mappedIdx.forEach((i, k) => (members[i] = answers[k]!));
+      return { audience, version: view.version, members, unmapped: uids!.length - mappedIdx.length };
+    },
+  );
+
+  app.post<{ Body: { uid?: string; bit?: number; expr: string } }>(
+    "/v1/contains",
+    {
+      schema: {
+        summary: 'Does a uid (or bit) satisfy a set expression over audiences, e.g. "1 & (2 | 3) & !4"?',
+        body: {
+          type: "object",
+          properties: { uid: UID, bit: BIT, expr: { type: "string", minLength: 1, maxLength: 2000 } },
+          required: ["expr"],
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: "object",
+            properties: {
+              member: { type: "boolean" },
+              mapped: { type: "boolean" },
+              versions: { type: "object", additionalProperties: { type: "integer" } },
+            },
+          },
+          "4xx": ERROR,
+        },
+      },
+    },
+    async (req) => {
+      const { uid, bit, expr } = req.body;
+      if ((uid === undefined) === (bit === undefined)) {
+        throw new HttpError(400, "bad_request", 'give exactly one of "uid" or "bit"');
+      }
+      const parsed = parseExpression(expr);
+      // Each audience resolved once: the whole expression reads one version of each.
+      const views = new Map<string, VersionView>();
+      await Promise.all(parsed.audiences.map(async (a) => views.set(a, await cache.current(a))));
+      const versions = Object.fromEntries([...views].map(([a, v]) => [a, v.version]));
+      const target = bit ?? (await mapper.lookup([uid!]))[0] ?? null;
+      const member = new Map<string, boolean>();
+      await Promise.all(
+        parsed.audiences.map(async (a) =>
+          member.set(a, target !== null && (await cache.containsIn(views.get(a)!, target))),
+        ),
+      );
+      return { member: evaluate(parsed.expr, (a) => member.get(a)!), mapped: target !== null, versions };
+    },
+  );
+}

@@ -1,0 +1,77 @@
+// Everything one serving process holds: the sync context (store, source, core), the segment cache
+// listening for swaps, the ID mapping, metrics and the HTTP app. `bitsync serve` adds the
+// registration consumer and the scheduled syncs around it (daemon.ts).
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { SegmentCache } from "../cache/segment-cache.js";
+import type { Config } from "../config/config.js";
+import { createMappingContext, type MappingContext } from "../mapping/context.js";
+import { createSyncContext, type SyncContext } from "../sync/context.js";
+import { syncAudience } from "../sync/sync.js";
+import { buildApp } from "./app.js";
+import { createMetrics, type ServeMetrics } from "./metrics.js";
+
+export interface Service {
+  app: FastifyInstance;
+  sync: SyncContext;
+  mapping: MappingContext;
+  cache: SegmentCache;
+  metrics: ServeMetrics;
+  /** Syncs one audience, timed in the metrics; the cache follows the swap notification. */
+  runSync(audience: string, opts?: { impDate?: number; force?: boolean }): ReturnType<typeof syncAudience>;
+  close(): Promise<void>;
+}
+
+export async function createService(
+  config: Config,
+  log?: Logger,
+  opts: { defaultMetrics?: boolean } = {},
+): Promise<Service> {
+  const sync = createSyncContext(config, log);
+  const mapping = createMappingContext(config, log);
+  const cache = new SegmentCache(sync.store, sync.deps.core, {
+    budgetBytes: config.wasmBudgetBytes,
+    pollMs: config.cachePollMs,
+    ...(log ? { log } : {}),
+  });
+  const subscriber = sync.redis.duplicate({ connectionName: "bitsync-swaps" });
+  await cache.start(subscriber, config.swapChannel);
+  const metrics = createMetrics(cache, opts);
+  const runSync: Service["runSync"] = async (audience, o = {}) => {
+    const end = metrics.syncDuration.startTimer();
+    try {
+      const result = await syncAudience(sync.deps, audience, o);
+      end({ result: "ok" });
+      return result;
+    } catch (err) {
+      end({ result: "failed" });
+      throw err;
+    }
+  };
+  const app = await buildApp({
+    cache,
+    mapper: mapping.mapper,
+    store: sync.store,
+    redis: sync.redis,
+    metrics,
+    limits: { batch: config.batchLimit, page: config.pageLimit },
+    adminToken: config.adminToken,
+    sync: runSync,
+    ...(log ? { log } : {}),
+  });
+  return {
+    app,
+    sync,
+    mapping,
+    cache,
+    metrics,
+    runSync,
+    async close() {
+      await app.close();
+      await cache.stop();
+      subscriber.disconnect();
+      await mapping.close();
+      await sync.close();
+    },
+  };
+}
