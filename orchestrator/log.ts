@@ -9,7 +9,17 @@ export function rootLogger(level = process.env.BITSYNC_LOG_LEVEL ?? "info"): Log
     {
       level,
       base: { service: "bitsync" },
-      redact: { paths: ["*.password", "*.mysqlUrl", "*.redisUrl"], censor: "***" },
+      redact: {
+        paths: [
+          "*.password",
+          "*.mysqlUrl",
+          "*.redisUrl",
+          "*.adminToken",
+          "*.headers.authorization",
+          "req.headers.authorization",
+        ],
+        censor: "***",
+      },
     },
     pino.destination(2),
   );

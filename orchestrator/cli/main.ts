@@ -13,6 +13,8 @@ import { registerInspect } from "./inspect.js";
 import { registerMapCommands } from "./map.js";
 import { registerMapKafkaCommands } from "./map-kafka.js";
 import { BitsyncError } from "../errors.js";
+import { logger, rootLogger } from "../log.js";
+import { startDaemon } from "../serve/daemon.js";
 
 // Compiled (dist/orchestrator/cli) and source (orchestrator/cli) sit at different depths.
 const STACK_SCRIPT = ["../../../scripts/stack.sh", "../../scripts/stack.sh"]
@@ -70,6 +72,23 @@ program
       print("\n== ID mapping");
       await runMappingDemo(print);
     }
+  });
+
+program
+  .command("serve")
+  .description("the daemon: HTTP API, registration consumer and scheduled syncs (SIGTERM: drain, commit, close)")
+  .option("--no-consumer", "do not run the registration consumer")
+  .action(async (opts: { consumer: boolean }) => {
+    const config = configFromEnv();
+    rootLogger(config.logLevel);
+    const log = logger("serve");
+    const daemon = await startDaemon(config, log, { consumer: opts.consumer });
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    log.info({ signal }, "shutting down");
+    await daemon.stop();
   });
 
 registerAudienceCommands(program);

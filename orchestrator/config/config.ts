@@ -80,6 +80,10 @@ export interface Config {
   batchLimit: number;
   /** Most members in one page. */
   pageLimit: number;
+  /** Audiences `bitsync serve` syncs on a schedule, each with its interval in seconds. */
+  audiences: { id: string; intervalSeconds: number }[];
+  /** Interval of a scheduled audience that names none, seconds. */
+  syncIntervalSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -423,6 +427,33 @@ export const SETTINGS = [
     parse: integer(1, 1_000_000),
   } satisfies Setting<"batchLimit">,
   {
+    key: "syncIntervalSeconds",
+    env: "BITSYNC_SYNC_INTERVAL_SECONDS",
+    default: "300",
+    help: "Default interval of the scheduled syncs of BITSYNC_AUDIENCES, seconds",
+    parse: integer(5, 7 * 86_400),
+  } satisfies Setting<"syncIntervalSeconds">,
+  {
+    key: "audiences",
+    env: "BITSYNC_AUDIENCES",
+    default: "",
+    help: "Audiences `bitsync serve` syncs on a schedule: id[:seconds],... (default interval BITSYNC_SYNC_INTERVAL_SECONDS)",
+    // Parsed after BITSYNC_SYNC_INTERVAL_SECONDS: 0 stands for "the default interval" until then.
+    parse: (raw: string, env: string): { id: string; intervalSeconds: number }[] =>
+      raw
+        .split(",")
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0)
+        .map((item) => {
+          const m = /^(\d{1,19})(?::(\d{1,7}))?$/.exec(item);
+          if (!m) throw new ConfigError(`${env}: "${item}" is not id or id:seconds`);
+          const seconds = m[2] === undefined ? 0 : Number(m[2]);
+          if (m[2] !== undefined && seconds < 5)
+            throw new ConfigError(`${env}: "${item}": the interval must be >= 5 s`);
+          return { id: m[1]!, intervalSeconds: seconds };
+        }),
+  } satisfies Setting<"audiences">,
+  {
     key: "pageLimit",
     env: "BITSYNC_PAGE_LIMIT",
     default: "10000",
@@ -494,7 +525,9 @@ export function configFromEnv(env: Env = process.env): Config {
     const raw = env[s.env] || file[s.env] || s.default;
     out[s.key] = s.parse(raw, s.env);
   }
-  return out as Config;
+  const config = out as Config;
+  for (const a of config.audiences) if (a.intervalSeconds === 0) a.intervalSeconds = config.syncIntervalSeconds;
+  return config;
 }
 
 /** One line per setting: name, effective value (secrets redacted) and help. */

@@ -35,6 +35,8 @@ export async function createService(
     ...(log ? { log } : {}),
   });
   const subscriber = sync.redis.duplicate({ connectionName: "bitsync-swaps" });
+  // Reconnects on its own (and resubscribes); the head poll covers what it misses meanwhile.
+  subscriber.on("error", (err: Error) => log?.warn({ err }, "swap subscriber connection error"));
   await cache.start(subscriber, config.swapChannel);
   const metrics = createMetrics(cache, opts);
   const runSync: Service["runSync"] = async (audience, o = {}) => {

@@ -255,7 +255,11 @@ export class VersionStore {
 
   /** A streaming writer of an audience's segments (see SegmentWriter). */
   segmentWriter(audience: string, onProgress?: (bytes: number) => void): SegmentWriter {
-    this.#bulk ??= this.redis.duplicate({ enableAutoPipelining: false, connectionName: "bitsync-bulk" });
+    if (!this.#bulk) {
+      this.#bulk = this.redis.duplicate({ enableAutoPipelining: false, connectionName: "bitsync-bulk" });
+      // Errors reach the writes in flight; the event itself needs a listener.
+      this.#bulk.on("error", () => undefined);
+    }
     return new SegmentWriter(this.#bulk, audience, this.options, onProgress);
   }
 
