@@ -6,8 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
 import { configFromEnv, describeConfig } from "../config/config.js";
 import { runCoreDemo } from "../demo/core-demo.js";
-import { runMappingDemo } from "../demo/mapping-demo.js";
-import { runSyncDemo } from "../demo/sync-demo.js";
+import { runPipelineDemo } from "../demo/pipeline-demo.js";
 import { registerAudienceCommands } from "./audience.js";
 import { registerInspect } from "./inspect.js";
 import { registerMapCommands } from "./map.js";
@@ -56,23 +55,34 @@ program
 
 program
   .command("demo")
-  .description("demo: the WASM core on a generated audience, then the sync on the local stack")
+  .description(
+    "demo: the WASM core, then the whole pipeline on the local stack (users -> mapping -> audiences -> sync -> daemon)",
+  )
   .option("--members <n>", "audience size of the core demo", positiveInt, 1_000_000)
   .option("--space <n>", "bit space of the core demo", positiveInt, 100_000_000)
   .option("--seed <n>", "generator seed", positiveInt, 2026)
-  .option("--core-only", "skip the sync and mapping demos (which need the stack)", false)
-  .action(async (opts: { members: number; space: number; seed: number; coreOnly: boolean }) => {
-    const config = configFromEnv();
-    const print = (l: string): void => console.log(l);
-    print("== WASM core");
-    runCoreDemo({ members: opts.members, space: opts.space, seed: opts.seed, segmentBits: config.segmentBits, print });
-    if (!opts.coreOnly) {
-      print("\n== audience sync");
-      await runSyncDemo(print);
-      print("\n== ID mapping");
-      await runMappingDemo(print);
-    }
-  });
+  .option("--users <n>", "users of the pipeline demo", positiveInt, 200_000)
+  .option("--once", "answer each route once and stop, instead of serving until Ctrl-C", false)
+  .option("--core-only", "only the WASM core demo (no stack needed)", false)
+  .action(
+    async (opts: { members: number; space: number; seed: number; users: number; once: boolean; coreOnly: boolean }) => {
+      const config = configFromEnv();
+      const print = (l: string): void => console.log(l);
+      print("== WASM core");
+      runCoreDemo({
+        members: opts.members,
+        space: opts.space,
+        seed: opts.seed,
+        segmentBits: config.segmentBits,
+        print,
+      });
+      if (!opts.coreOnly) {
+        print("\n== the pipeline: users -> ID mapping -> audiences -> sync -> serving");
+        rootLogger(process.env.BITSYNC_LOG_LEVEL ?? "warn");
+        await runPipelineDemo({ users: opts.users, once: opts.once, print, log: logger("demo") });
+      }
+    },
+  );
 
 program
   .command("serve")

@@ -29,6 +29,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const service = await createService(config, log, { defaultMetrics: opts.defaultMetrics ?? true });
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
+  const closers: (() => Promise<void>)[] = [];
   let stopping = false;
 
   const scheduled = (audience: string): void => {
@@ -87,6 +88,27 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     });
     await publisher.connect();
     await consumer.start();
+    // Consumer lag per partition (end offset - committed), for /metrics.
+    const admin = kafka.admin();
+    await admin.connect();
+    const lag = async (): Promise<void> => {
+      const [ends, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(config.registrationTopic),
+        admin.fetchOffsets({ groupId: config.consumerGroup, topics: [config.registrationTopic] }),
+      ]);
+      for (const end of ends) {
+        const c = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? "-1";
+        const done = Number(c) < 0 ? Number(end.low) : Number(c);
+        service.metrics.consumerLag.set({ partition: String(end.partition) }, Math.max(0, Number(end.high) - done));
+      }
+    };
+    const lagTimer = setInterval(
+      () => void lag().catch((err: unknown) => log.debug({ err }, "lag not measured")),
+      15_000,
+    );
+    lagTimer.unref();
+    timers.push(lagTimer);
+    closers.push(() => admin.disconnect());
   }
 
   const url = await service.app.listen({ host: config.httpHost, port: config.httpPort });
@@ -103,6 +125,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       // The consumer's batch in flight finishes and is committed, then it leaves the group.
       await consumer?.stop();
       await publisher?.disconnect().catch(() => undefined);
+      for (const close of closers) await close().catch(() => undefined);
       await Promise.allSettled([...running]);
       await service.close();
       log.info("stopped");
