@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluate, parseExpression } from "../../orchestrator/serve/expression.js";
 import { createService, type Service } from "../../orchestrator/serve/service.js";
+import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { uniqueName } from "../helpers/stack.js";
 
@@ -177,9 +178,48 @@ describe("member pages", () => {
       cursor = page.next;
     }
     expect(rest.length + 100).toBe(1000);
-    const gone = await get(`/v1/audiences/${aud.c}/members?cursor=${Buffer.from("99.0").toString("base64url")}`);
-    expect(gone.statusCode).toBe(410);
-    expect(gone.json().message).toMatch(/version 99 has expired/);
+    const never = await get(`/v1/audiences/${aud.c}/members?cursor=${Buffer.from("99.0").toString("base64url")}`);
+    expect(never.statusCode).toBe(410);
+    expect(never.json().message).toMatch(/version 99 has expired/);
+  });
+
+  it("answers 410 to a cursor whose version was collected", async () => {
+    // Another process syncs with one retained version: v1 is collected when v2 is swapped in.
+    const e = newAudienceId();
+    const other = table.context({ BITSYNC_RETAIN_VERSIONS: "1" });
+    try {
+      await table.put(e, 20261120, 0, [1, 2, 3, 4, 5]);
+      await syncAudience(other.deps, e);
+      const first = (await get(`/v1/audiences/${e}/members?limit=2`)).json<{ next: string; version: number }>();
+      expect(first.version).toBe(1);
+      await table.put(e, 20261121, 0, [7, 8, 9, 10, 11]);
+      await syncAudience(other.deps, e, { force: true });
+      // This server has v1's index cached and its segment pinned: a fresh one has neither.
+      const fresh = await createService(
+        table.config({ BITSYNC_MAP_NAMESPACE: uniqueName("ms"), REDIS_CLUSTER_NODES: "" }),
+        undefined,
+        {
+          defaultMetrics: false,
+        },
+      );
+      try {
+        const res = await fresh.app.inject({ method: "GET", url: `/v1/audiences/${e}/members?cursor=${first.next}` });
+        expect(res.statusCode).toBe(410);
+        expect(res.json()).toMatchObject({
+          error: "version_gone",
+          message: expect.stringMatching(/version 1 has expired or was collected/),
+        });
+        const now = await fresh.app.inject({ method: "GET", url: `/v1/audiences/${e}/members?limit=10` });
+        expect(now.json()).toMatchObject({
+          version: 2,
+          items: [{ bit: 7 }, { bit: 8 }, { bit: 9 }, { bit: 10 }, { bit: 11 }],
+        });
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await other.close();
+    }
   });
 });
 
