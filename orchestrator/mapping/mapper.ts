@@ -214,21 +214,43 @@ export class IdMapper {
   /** The uid and corpId of each bit, or null when the bit was never handed out. */
   async reverse(bits: readonly number[]): Promise<({ uid: string; corpId: string } | null)[]> {
     const G = this.groups;
-    const raw = await Promise.all(
-      bits.map((bit) => {
-        if (!Number.isSafeInteger(bit) || bit < 0) return null;
-        const seq = Math.floor(bit / G);
-        return this.redis.hget(this.keys.reverse(bit % G, seq), String(reverseField(seq)));
+    // One HMGET per reverse bucket: a page of ascending bits touches a few buckets per group.
+    const byKey = new Map<string, { fields: string[]; at: number[] }>();
+    bits.forEach((bit, i) => {
+      if (!Number.isSafeInteger(bit) || bit < 0) return;
+      const seq = Math.floor(bit / G);
+      const key = this.keys.reverse(bit % G, seq);
+      let req = byKey.get(key);
+      if (!req) byKey.set(key, (req = { fields: [], at: [] }));
+      req.fields.push(String(reverseField(seq)));
+      req.at.push(i);
+    });
+    const raw = new Array<string | null>(bits.length).fill(null);
+    await Promise.all(
+      [...byKey].map(async ([key, req]) => {
+        const values = await this.redis.hmget(key, ...req.fields);
+        values.forEach((v, k) => (raw[req.at[k]!] = v));
       }),
     );
-    return Promise.all(
-      raw.map(async (value, i) => {
-        if (value === null || value === undefined) return null;
-        const colon = value.indexOf(":");
-        const corpId = await this.#corpOf(bits[i]! % G, value.slice(0, colon));
-        return { uid: value.slice(colon + 1), corpId };
+    // Corp names are cached per group for good (a cid never changes): fetch the unknown ones once.
+    const unknown = new Set<string>();
+    raw.forEach((value, i) => {
+      if (value === null) return;
+      const g = bits[i]! % G;
+      const cid = value.slice(0, value.indexOf(":"));
+      if (this.#corps.get(g)?.get(cid) === undefined) unknown.add(`${g}:${cid}`);
+    });
+    await Promise.all(
+      [...unknown].map((gc) => {
+        const [g, cid] = gc.split(":") as [string, string];
+        return this.#corpOf(Number(g), cid);
       }),
     );
+    return raw.map((value, i) => {
+      if (value === null) return null;
+      const colon = value.indexOf(":");
+      return { uid: value.slice(colon + 1), corpId: this.#corps.get(bits[i]! % G)!.get(value.slice(0, colon))! };
+    });
   }
 
   async stats(): Promise<MappingStats> {
