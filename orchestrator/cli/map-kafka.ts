@@ -1,13 +1,11 @@
 // `bitsync map consume | rebuild`: the ID mapping's Kafka side from the command line.
 import type { Command } from "commander";
 import { configFromEnv } from "../config/config.js";
-import { BatchConsumer } from "../kafka/batch-consumer.js";
 import { createKafka } from "../kafka/client.js";
-import { RecordPublisher } from "../kafka/producer.js";
 import { logger, rootLogger } from "../log.js";
-import { registrationHandler } from "../mapping/consumer.js";
 import { createMappingContext } from "../mapping/context.js";
 import { rebuildFromTopic } from "../mapping/rebuild.js";
+import { createRegistrationConsumer } from "../mapping/registrations.js";
 import { withMapping } from "./map.js";
 
 export function registerMapKafkaCommands(map: Command): void {
@@ -22,47 +20,9 @@ export function registerMapKafkaCommands(map: Command): void {
       rootLogger(config.logLevel);
       const log = logger("mapper");
       const ctx = createMappingContext(config, log);
-      const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId });
-      const publisher = new RecordPublisher(kafka);
-      const session = config.consumerSessionTimeoutMs;
-      let totals = { messages: 0, mapped: 0, created: 0, deadLettered: 0 };
-      const consumer = new BatchConsumer({
-        kafka,
-        groupId: config.consumerGroup,
-        topic: config.registrationTopic,
-        // A new group starts at the earliest registration: none published before it is missed.
-        fromBeginning: true,
-        sessionTimeout: session,
-        rebalanceTimeout: Math.max(session, 10_000),
-        heartbeatInterval: Math.max(300, Math.floor(session / 10)),
-        retry: { initialMs: 200, maxMs: 30_000 },
-        log,
-        onFatalError: (err) => {
-          log.fatal({ err }, "the consumer stopped for good; exiting so that it is restarted");
-          process.exit(1);
-        },
-        handle: registrationHandler({
-          mapper: ctx.mapper,
-          publisher,
-          mappingTopic: config.mappingTopic,
-          dlqTopic: config.dlqTopic,
-          rules: { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern },
-          log,
-          onBatch: (b) => {
-            totals = {
-              messages: totals.messages + b.messages,
-              mapped: totals.mapped + b.mapped,
-              created: totals.created + b.created,
-              deadLettered: totals.deadLettered + b.deadLettered,
-            };
-            log.debug(b, "batch mapped");
-          },
-        }),
-      });
-      await publisher.connect();
+      const consumer = createRegistrationConsumer(config, ctx.mapper, log);
       await consumer.start();
-      log.info({ topic: config.registrationTopic, group: config.consumerGroup }, "consuming registrations");
-      const report = setInterval(() => log.info(totals, "mapping totals"), 60_000);
+      const report = setInterval(() => log.info(consumer.totals, "mapping totals"), 60_000);
       report.unref();
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -71,9 +31,8 @@ export function registerMapKafkaCommands(map: Command): void {
       log.info({ signal }, "stopping: finishing the batch in flight");
       clearInterval(report);
       await consumer.stop();
-      await publisher.disconnect();
       await ctx.close();
-      log.info(totals, "stopped");
+      log.info(consumer.totals, "stopped");
     });
 
   map

@@ -10,6 +10,7 @@ import { RecordPublisher, type PublishRecord } from "../../orchestrator/kafka/pr
 import { IdMapper } from "../../orchestrator/mapping/mapper.js";
 import { lastJson, runCli, startCli } from "../helpers/cli.js";
 import { readTopic, testKafka } from "../helpers/kafka.js";
+import { clearNamespaces } from "../helpers/mapping.js";
 import { stackEnv, uniqueName, waitFor } from "../helpers/stack.js";
 
 const rules = { maxBytes: 64, pattern: /^[\x21-\x7e]+$/u };
@@ -24,14 +25,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const ns of namespaces) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `{${ns}:*}:*`, "COUNT", 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  }
+  await clearNamespaces(redis, namespaces);
   await publisher.disconnect();
   redis.disconnect();
 });

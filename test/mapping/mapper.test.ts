@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidHash } from "../../orchestrator/mapping/hash.js";
 import { InvalidIdError, parseRegistration, type IdRules } from "../../orchestrator/mapping/ids.js";
 import { GroupCountError, IdMapper, type MapperOptions } from "../../orchestrator/mapping/mapper.js";
+import { clearNamespaces } from "../helpers/mapping.js";
 import { stackEnv, uniqueName } from "../helpers/stack.js";
 
 const rules: IdRules = { maxBytes: 64, pattern: /^[\x21-\x7e]+$/u };
@@ -28,14 +29,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const ns of namespaces) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `{${ns}:*}:*`, "COUNT", 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  }
+  await clearNamespaces(redis, namespaces);
   redis.disconnect();
 });
 
