@@ -6,12 +6,7 @@ import { audienceInfo, rollbackAudience } from "../../sync/admin.js";
 import type { AppDeps } from "../app.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { HttpError } from "../http-errors.js";
-import { AUDIENCE_ID } from "./membership.js";
-
-const ERROR = {
-  type: "object",
-  properties: { error: { type: "string" }, message: { type: "string" } },
-} as const;
+import { AUDIENCE_PARAMS, ERROR, replies } from "../schemas.js";
 
 function requireAdmin(req: FastifyRequest, token: string): void {
   if (token === "") {
@@ -27,7 +22,7 @@ function requireAdmin(req: FastifyRequest, token: string): void {
 
 export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { cache, mapper, store } = deps;
-  const params = { type: "object", properties: { id: AUDIENCE_ID }, required: ["id"] } as const;
+  const params = AUDIENCE_PARAMS;
 
   app.get<{ Params: { id: string }; Querystring: { limit?: number; cursor?: string; rank?: number } }>(
     "/v1/audiences/:id/members",
@@ -44,28 +39,22 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
           },
           additionalProperties: false,
         },
-        response: {
-          200: {
-            type: "object",
-            properties: {
-              audience: { type: "string" },
-              version: { type: "integer" },
-              items: {
-                type: "array",
-                items: {
-                  type: "object",
-                  properties: {
-                    bit: { type: "integer" },
-                    uid: { type: ["string", "null"] },
-                    corpId: { type: ["string", "null"] },
-                  },
-                },
+        response: replies({
+          audience: { type: "string" },
+          version: { type: "integer" },
+          items: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                bit: { type: "integer" },
+                uid: { type: ["string", "null"] },
+                corpId: { type: ["string", "null"] },
               },
-              next: { type: ["string", "null"] },
             },
           },
-          "4xx": ERROR,
-        },
+          next: { type: ["string", "null"] },
+        }),
       },
     },
     async (req) => {

@@ -4,14 +4,7 @@ import type { VersionView } from "../../cache/segment-cache.js";
 import type { AppDeps } from "../app.js";
 import { evaluate, parseExpression } from "../expression.js";
 import { HttpError } from "../http-errors.js";
-
-export const AUDIENCE_ID = { type: "string", pattern: "^[0-9]{1,19}$" } as const;
-const BIT = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
-const UID = { type: "string", minLength: 1, maxLength: 1024 } as const;
-const ERROR = {
-  type: "object",
-  properties: { error: { type: "string" }, message: { type: "string" } },
-} as const;
+import { AUDIENCE_PARAMS, BIT, UID, replies } from "../schemas.js";
 
 export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { cache, mapper } = deps;
@@ -21,20 +14,14 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
     {
       schema: {
         summary: "Is one uid (or bit) in the audience?",
-        params: { type: "object", properties: { id: AUDIENCE_ID }, required: ["id"] },
+        params: AUDIENCE_PARAMS,
         querystring: { type: "object", properties: { uid: UID, bit: BIT }, additionalProperties: false },
-        response: {
-          200: {
-            type: "object",
-            properties: {
-              audience: { type: "string" },
-              version: { type: "integer" },
-              member: { type: "boolean" },
-              mapped: { type: "boolean" },
-            },
-          },
-          "4xx": ERROR,
-        },
+        response: replies({
+          audience: { type: "string" },
+          version: { type: "integer" },
+          member: { type: "boolean" },
+          mapped: { type: "boolean" },
+        }),
       },
     },
     async (req) => {
@@ -57,7 +44,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
     {
       schema: {
         summary: "Are these uids (or bits) in the audience? Answers in request order",
-        params: { type: "object", properties: { id: AUDIENCE_ID }, required: ["id"] },
+        params: AUDIENCE_PARAMS,
         body: {
           type: "object",
           properties: {
@@ -66,18 +53,12 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
           },
           additionalProperties: false,
         },
-        response: {
-          200: {
-            type: "object",
-            properties: {
-              audience: { type: "string" },
-              version: { type: "integer" },
-              members: { type: "array", items: { type: "boolean" } },
-              unmapped: { type: "integer" },
-            },
-          },
-          "4xx": ERROR,
-        },
+        response: replies({
+          audience: { type: "string" },
+          version: { type: "integer" },
+          members: { type: "array", items: { type: "boolean" } },
+          unmapped: { type: "integer" },
+        }),
       },
     },
     async (req) => {
@@ -114,17 +95,11 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
           required: ["expr"],
           additionalProperties: false,
         },
-        response: {
-          200: {
-            type: "object",
-            properties: {
-              member: { type: "boolean" },
-              mapped: { type: "boolean" },
-              versions: { type: "object", additionalProperties: { type: "integer" } },
-            },
-          },
-          "4xx": ERROR,
-        },
+        response: replies({
+          member: { type: "boolean" },
+          mapped: { type: "boolean" },
+          versions: { type: "object", additionalProperties: { type: "integer" } },
+        }),
       },
     },
     async (req) => {
