@@ -267,26 +267,27 @@ export class SegmentCache {
 
   async containsManyIn(view: VersionView, bits: readonly number[]): Promise<boolean[]> {
     const span = 2 ** view.segmentBits;
-    const order = bits.map((_, i) => i).sort((a, b) => bits[a]! - bits[b]!);
-    const members = new Array<boolean>(bits.length).fill(false);
-    const groups: { entry: SegmentEntry; idx: number[] }[] = [];
-    let last = -1;
-    for (const i of order) {
-      const seg = Math.floor(bits[i]! / span);
+    const n = bits.length;
+    const order = ascendingOrder(bits);
+    const members = new Array<boolean>(n).fill(false);
+    // Runs of the sorted order that fall in one segment: [start, end) of `order`, per entry.
+    const runs: { entry: SegmentEntry; start: number; end: number }[] = [];
+    for (let k = 0; k < n;) {
+      const seg = Math.floor(bits[order[k]!]! / span);
+      let end = k + 1;
+      while (end < n && Math.floor(bits[order[end]!]! / span) === seg) end++;
       const e = view.bySegment.get(seg);
-      if (e === undefined) continue; // empty segment: false, no I/O
-      if (e !== last) {
-        groups.push({ entry: view.entries[e]!, idx: [] });
-        last = e;
-      }
-      groups[groups.length - 1]!.idx.push(i);
+      if (e !== undefined) runs.push({ entry: view.entries[e]!, start: k, end }); // else empty: false, no I/O
+      k = end;
     }
-    // Fetch every missing segment at once, then answer each group on its pinned blob.
-    await Promise.all(groups.map((g) => this.#acquire(view, g.entry)));
-    for (const g of groups) {
-      const offsets = Uint32Array.from(g.idx, (i) => bits[i]! % span);
-      const out = await this.#withSegment(view, g.entry, (blob) => blob.hasMany(offsets));
-      g.idx.forEach((i, k) => (members[i] = out[k] === 1));
+    // Fetch every missing segment at once, then answer each run on its pinned blob.
+    await Promise.all(runs.map((r) => this.#acquire(view, r.entry)));
+    const offsets = new Uint32Array(n);
+    for (const r of runs) {
+      const base = r.entry.segment * span;
+      for (let k = r.start; k < r.end; k++) offsets[k] = bits[order[k]!]! - base;
+      const out = await this.#withSegment(view, r.entry, (blob) => blob.hasMany(offsets.subarray(r.start, r.end)));
+      for (let k = r.start; k < r.end; k++) members[order[k]!] = out[k - r.start] === 1;
     }
     return members;
   }
@@ -321,6 +322,24 @@ export class SegmentCache {
     }
     return { version: view.version, bits, nextRank: rank < total ? rank : null };
   }
+}
+
+/**
+ * Indices of `bits` in ascending order of their bit. Below 2^40 bits and 2^13 indices, each
+ * (bit, index) pair packs exactly into one double and a typed-array sort (native, no comparator
+ * calls) does it: several times faster for the batch path's thousand-bit requests.
+ */
+function ascendingOrder(bits: readonly number[]): ArrayLike<number> {
+  const n = bits.length;
+  if (n <= 8192 && bits.every((b) => b < 2 ** 40)) {
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = bits[i]! * 8192 + i;
+    keys.sort();
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = keys[i]! % 8192;
+    return order;
+  }
+  return bits.map((_, i) => i).sort((a, b) => bits[a]! - bits[b]!);
 }
 
 /** First index i with a[i] > x. */

@@ -39,6 +39,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 4 << 20,
     ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    // Every body schema says additionalProperties: false, so a "__proto__" or "constructor" key is
+    // refused by validation; scanning each body for them as well costs a third of a batch parse.
+    onProtoPoisoning: "ignore",
+    onConstructorPoisoning: "ignore",
   });
   await app.register(swagger, {
     openapi: {
