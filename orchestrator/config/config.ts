@@ -45,6 +45,8 @@ export interface Config {
   cachePollMs: number;
   /** Bytes of segments per pipelined write round trip. */
   syncWriteChunkBytes: number;
+  /** Upper bound on segment bytes a sync writes per second (0: none). */
+  syncWriteBytesPerSecond: number;
   /** Seed nodes of a Redis Cluster (host:port); empty: REDIS_URL is a single Redis. */
   redisClusterNodes: string[];
   /** Kafka client id. */
@@ -294,6 +296,13 @@ export const SETTINGS = [
     help: "Bytes of segments a sync sends per pipelined round trip to Redis",
     parse: integer(1, 1 << 30),
   } satisfies Setting<"syncWriteChunkBytes">,
+  {
+    key: "syncWriteBytesPerSecond",
+    env: "BITSYNC_SYNC_WRITE_BYTES_PER_S",
+    default: "0",
+    help: "Upper bound on the segment bytes a sync writes to Redis per second, so a bulk sync leaves room for serving (0: none)",
+    parse: integer(0, 2 ** 40),
+  } satisfies Setting<"syncWriteBytesPerSecond">,
   {
     key: "redisClusterNodes",
     env: "REDIS_CLUSTER_NODES",

@@ -23,6 +23,7 @@ export function storeFromConfig(redis: Redis, config: Config): VersionStore {
     channel: config.swapChannel,
     lockTtlMs: config.syncLockTtlMs,
     writeChunkBytes: config.syncWriteChunkBytes,
+    writeBytesPerSecond: config.syncWriteBytesPerSecond,
   });
 }
 

@@ -29,6 +29,8 @@ export interface StoreOptions {
   lockTtlMs: number;
   /** Bytes of segments per pipeline flush: bounds client memory and Redis input buffers. */
   writeChunkBytes?: number;
+  /** Upper bound on segment bytes a sync sends per second (0 or unset: no bound). */
+  writeBytesPerSecond?: number;
 }
 
 /** A message on the notification channel. */
@@ -102,6 +104,8 @@ export class SegmentWriter {
   #chunk: Promise<unknown>[] = [];
   #pending = 0;
   #acked = 0;
+  #sent = 0;
+  #started = 0;
   #failure: unknown;
 
   constructor(
@@ -114,6 +118,7 @@ export class SegmentWriter {
   }
 
   async add(hash: string, blob: Uint8Array): Promise<void> {
+    await this.#pace();
     const k = this.#keys;
     const ttl = this.options.ttlSeconds;
     const r = this.redis;
@@ -133,7 +138,21 @@ export class SegmentWriter {
       if (ttl > 0) chunk.push(r.expire(key, ttl));
     }
     this.#pending += value.length;
+    this.#sent += value.length;
     if (this.#pending >= (this.options.writeChunkBytes ?? DEFAULT_WRITE_CHUNK_BYTES)) await this.#flush();
+  }
+
+  /**
+   * Holds the next segment back while the bytes sent so far are ahead of writeBytesPerSecond:
+   * a bulk sync then leaves Redis and the network room for the reads that serve traffic.
+   */
+  async #pace(): Promise<void> {
+    const rate = this.options.writeBytesPerSecond ?? 0;
+    if (rate <= 0) return;
+    const now = performance.now();
+    if (this.#sent === 0) this.#started = now;
+    const due = this.#started + (this.#sent / rate) * 1000;
+    if (due > now) await new Promise((r) => setTimeout(r, due - now));
   }
 
   async #flush(): Promise<void> {

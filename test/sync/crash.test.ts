@@ -38,12 +38,14 @@ describe("a sync killed mid-write", () => {
     const aud = newAudienceId();
     const small = [10, 20, 30];
     await table.put(aud, 20261120, 0, small);
-    // One segment per round trip and ~300 segments: the write takes long enough to be caught.
     const extra = {
       BITSYNC_SYNC_WRITE_CHUNK_BYTES: "1",
       BITSYNC_SYNC_LOCK_TTL_MS: "1500",
       BITSYNC_SYNC_MAX_DRIFT: "1e9",
     };
+    // The child writes one segment per round trip, ~300 segments (~4 MB) paced at 500 kB/s: its
+    // write lasts seconds, so the kill lands mid-write however fast the machine is.
+    const paced = { ...extra, BITSYNC_SYNC_WRITE_BYTES_PER_S: "500000" };
     const ctx = table.context(extra);
     try {
       await syncAudience(ctx.deps, aud);
@@ -53,7 +55,7 @@ describe("a sync killed mid-write", () => {
       const keys = audienceKeys(aud);
       const before = await redis.scard(keys.segs);
       const child = spawn(process.execPath, [cli, "sync", aud, "--json"], {
-        env: { ...process.env, ...table.env(extra) },
+        env: { ...process.env, ...table.env(paced) },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stderr = "";
