@@ -21,6 +21,7 @@ import { createSyncContext } from "../sync/context.js";
 import { syncAudience } from "../sync/sync.js";
 import { mulberry32 } from "../util/prng.js";
 import { BitmapCore } from "../wasm/core.js";
+import { createAudienceTable, starrocksValue } from "./warehouse.js";
 
 const NAMESPACE = "demo";
 const IMP_DATE = 20261122;
@@ -58,12 +59,6 @@ function makeUsers(n: number): User[] {
     lastSeenDays: Math.floor(rnd() ** 2 * 30),
     active: rnd() < 0.7,
   }));
-}
-
-/** StarRocks BITMAP32: type byte 2, then the portable bitmap of the (32-bit) bits. */
-function starrocksValue(core: BitmapCore, bits: number[]): Buffer {
-  const whole = core.segment(Uint32Array.from(bits).sort(), 32).segments[0];
-  return Buffer.concat([Buffer.from([2]), Buffer.from(whole?.blob ?? Uint8Array.of(0x3a, 0x30, 0, 0, 0, 0, 0, 0))]);
 }
 
 export async function runPipelineDemo(opts: PipelineDemoOptions): Promise<void> {
@@ -121,11 +116,7 @@ export async function runPipelineDemo(opts: PipelineDemoOptions): Promise<void> 
     }
 
     // ---- 3. the warehouse's audiences ---------------------------------------------------------
-    await conn.query("DROP TABLE IF EXISTS user_group_bmp");
-    await conn.query(
-      "CREATE TABLE user_group_bmp (user_group_id BIGINT NOT NULL, imp_date INT NOT NULL, hash_part INT NOT NULL, " +
-        "bmp LONGBLOB, cnt BIGINT, PRIMARY KEY (user_group_id, imp_date, hash_part))",
-    );
+    await createAudienceTable(conn, "user_group_bmp");
     const put = async (id: string, date: number, members: User[]): Promise<void> => {
       // Two hash parts, split by user id as the warehouse splits by hash(uid).
       for (const part of [0, 1]) {
