@@ -19,7 +19,7 @@ export class MapKeys {
     return `{${this.namespace}:${group}}:f:${bucket}`;
   }
 
-  /** The reverse bucket of a seq; its field is reverseField(seq), its value "cid:uid". */
+  /** The reverse bucket of a seq; its field is seq % 128, its value "cid:uid" (see mapReverse.lua). */
   reverse(group: number, seq: number): string {
     return `{${this.namespace}:${group}}:r:${Math.floor(seq / 128)}`;
   }
@@ -39,5 +39,3 @@ export class MapKeys {
     return `{${this.namespace}:*}:*`;
   }
 }
-
-export const reverseField = (seq: number): number => seq % 128;

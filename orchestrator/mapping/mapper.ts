@@ -11,7 +11,7 @@ import { BitsyncError } from "../errors.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
 import { checkId, type IdRules } from "./ids.js";
 import { groupOf } from "./hash.js";
-import { MapKeys, reverseField } from "./keys.js";
+import { MapKeys } from "./keys.js";
 
 export interface MapperOptions {
   /** Allocator groups G; fixed for the life of the mapping (the scripts refuse another). */
@@ -182,6 +182,11 @@ export class IdMapper {
     return out;
   }
 
+  /** The uid's bit if the process-local cache holds it (no I/O), else undefined. */
+  cachedBit(uid: string): number | undefined {
+    return this.#cache?.get(uid);
+  }
+
   /** The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped. */
   async lookup(uids: readonly string[]): Promise<(number | null)[]> {
     const out = new Array<number | null>(uids.length).fill(null);
@@ -215,22 +220,26 @@ export class IdMapper {
   /** The uid and corpId of each bit, or null when the bit was never handed out. */
   async reverse(bits: readonly number[]): Promise<({ uid: string; corpId: string } | null)[]> {
     const G = this.groups;
-    // One HMGET per reverse bucket: a page of ascending bits touches a few buckets per group.
-    const byKey = new Map<string, { fields: string[]; at: number[] }>();
+    // One script call per group (mapReverse.lua): the seqs go as one string, the entries come
+    // back as one string.
+    const byGroup = new Map<number, { seqs: number[]; at: number[] }>();
     bits.forEach((bit, i) => {
       if (!Number.isSafeInteger(bit) || bit < 0) return;
-      const seq = Math.floor(bit / G);
-      const key = this.keys.reverse(bit % G, seq);
-      let req = byKey.get(key);
-      if (!req) byKey.set(key, (req = { fields: [], at: [] }));
-      req.fields.push(String(reverseField(seq)));
+      const g = bit % G;
+      let req = byGroup.get(g);
+      if (!req) byGroup.set(g, (req = { seqs: [], at: [] }));
+      req.seqs.push(Math.floor(bit / G));
       req.at.push(i);
     });
     const raw = new Array<string | null>(bits.length).fill(null);
     await Promise.all(
-      [...byKey].map(async ([key, req]) => {
-        const values = await this.redis.hmget(key, ...req.fields);
-        values.forEach((v, k) => (raw[req.at[k]!] = v));
+      [...byGroup].map(async ([g, req]) => {
+        const joined = await this.redis.mapReverse(this.keys.meta(g), req.seqs.join(","));
+        const values = joined.split("\n");
+        if (values.length !== req.seqs.length) {
+          throw new BitsyncError(`mapping group ${g}: ${values.length} reverse entries for ${req.seqs.length} seqs`);
+        }
+        values.forEach((v, k) => (raw[req.at[k]!] = v === "" ? null : v));
       }),
     );
     // Corp names are cached per group for good (a cid never changes): fetch the unknown ones once.

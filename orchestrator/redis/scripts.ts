@@ -14,6 +14,7 @@ const SCRIPT_NAMES = [
   "extendLock",
   "mapAllocate",
   "mapLookup",
+  "mapReverse",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -85,6 +86,7 @@ export interface BitsyncScripts {
   extendLock(lock: string, token: string, ms: number): Promise<number>;
   mapAllocate(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
   mapLookup(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
+  mapReverse(meta: string, seqs: string): Promise<string>;
 }
 
 const FIXED_KEYS: Partial<Record<ScriptName, number>> = {
@@ -94,6 +96,7 @@ const FIXED_KEYS: Partial<Record<ScriptName, number>> = {
   extendLock: 1,
   mapAllocate: 1,
   mapLookup: 1,
+  mapReverse: 1,
 };
 
 /**

@@ -77,6 +77,14 @@ describe("allocation", () => {
     const back = await fresh.reverse(bits);
     expect(back).toEqual(ids.map((uid, i) => ({ uid, corpId: `corp${i % 3}` })));
     expect(await fresh.reverse([ids.length * 10, -1, 1.5])).toEqual([null, null, null]);
+    // Descending, with repeats and bits never handed out between them: every answer in its place.
+    const mixed = [bits[9]!, ids.length * 10 + 3, bits[9]!, bits[0]!, -1, bits[4]!];
+    expect(await fresh.reverse(mixed)).toEqual(
+      mixed.map((b) => {
+        const i = bits.indexOf(b);
+        return i < 0 ? null : { uid: ids[i], corpId: `corp${i % 3}` };
+      }),
+    );
     const stats = await fresh.stats();
     expect(stats.ids).toBe(ids.length);
     expect(stats.perGroup.reduce((n, g) => n + g.nextSeq, 0)).toBe(ids.length);

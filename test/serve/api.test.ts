@@ -81,6 +81,41 @@ describe("membership", () => {
     expect(service.cache.stats().misses).toBe(misses);
   });
 
+  it("answers single checks the same on the hot path (all cached) as on the cold one", async () => {
+    // A fresh service has nothing cached: the first answer to each uid takes the cold path (Redis
+    // lookups, segment loads), the second the synchronous one (LRU, resident segment).
+    const cold = await createService(
+      table.config({ BITSYNC_MAP_NAMESPACE: service.mapping.mapper.keys.namespace, REDIS_CLUSTER_NODES: "" }),
+      undefined,
+      { defaultMetrics: false },
+    );
+    try {
+      const probe = [...users.filter((_, i) => i % 7 === 0), "ghost-user"];
+      for (const pass of ["cold", "hot"]) {
+        for (const u of probe) {
+          const res = await cold.app.inject({ method: "GET", url: `/v1/audiences/${aud.b}/contains?uid=${u}` });
+          const want = bitOf.has(u)
+            ? { audience: aud.b, version: 1, member: members.b.has(u), mapped: true }
+            : { audience: aud.b, version: 1, member: false, mapped: false };
+          expect(res.json(), `${pass} ${u}`).toEqual(want);
+          if (!bitOf.has(u)) continue;
+          const byBit = await cold.app.inject({
+            method: "GET",
+            url: `/v1/audiences/${aud.b}/contains?bit=${bitOf.get(u)}`,
+          });
+          expect(byBit.json(), `${pass} bit of ${u}`).toEqual({
+            audience: aud.b,
+            version: 1,
+            member: members.b.has(u),
+          });
+        }
+      }
+      expect(cold.cache.stats().hits).toBeGreaterThan(probe.length);
+    } finally {
+      await cold.close();
+    }
+  });
+
   it("answers a batch in request order, for uids and for bits", async () => {
     const sample = [...users].reverse().slice(0, 1500);
     const res = await post(`/v1/audiences/${aud.b}/contains`, { uids: [...sample, "ghost-user"] });

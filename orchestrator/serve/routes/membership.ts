@@ -24,20 +24,41 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
         }),
       },
     },
-    async (req) => {
+    (req, reply) => {
       const { uid, bit } = req.query;
       if ((uid === undefined) === (bit === undefined)) {
         throw new HttpError(400, "bad_request", "give exactly one of ?uid= or ?bit=");
       }
       const audience = req.params.id;
-      if (bit !== undefined) return { audience, ...(await cache.contains(audience, bit)) };
-      const [view, [mappedBit]] = await Promise.all([cache.current(audience), mapper.lookup([uid!])]);
-      if (mappedBit === null || mappedBit === undefined) {
-        return { audience, version: view.version, member: false, mapped: false };
+      // Hot path, synchronous: version loaded, uid in the LRU, segment resident (or empty).
+      const view = cache.currentNow(audience);
+      const known = view && (bit ?? mapper.cachedBit(uid!));
+      if (view && known !== undefined) {
+        const member = cache.containsNow(view, known);
+        if (member !== undefined) {
+          return reply.send(
+            bit !== undefined
+              ? { audience, version: view.version, member }
+              : { audience, version: view.version, member, mapped: true },
+          );
+        }
       }
-      return { audience, version: view.version, member: await cache.containsIn(view, mappedBit), mapped: true };
+      return containsOne(audience, uid, bit);
     },
   );
+
+  async function containsOne(
+    audience: string,
+    uid: string | undefined,
+    bit: number | undefined,
+  ): Promise<{ audience: string; version: number; member: boolean; mapped?: boolean }> {
+    if (bit !== undefined) return { audience, ...(await cache.contains(audience, bit)) };
+    const [view, [mappedBit]] = await Promise.all([cache.current(audience), mapper.lookup([uid!])]);
+    if (mappedBit === null || mappedBit === undefined) {
+      return { audience, version: view.version, member: false, mapped: false };
+    }
+    return { audience, version: view.version, member: await cache.containsIn(view, mappedBit), mapped: true };
+  }
 
   app.post<{ Params: { id: string }; Body: { uids?: string[]; bits?: number[] } }>(
     "/v1/audiences/:id/contains",
