@@ -293,17 +293,19 @@ export class SegmentCache {
     return { version: view.version, members: await this.containsManyIn(view, bits) };
   }
 
-  async containsManyIn(view: VersionView, bits: readonly number[]): Promise<boolean[]> {
+  /** Membership of many bits in a given view, in order; a null (an unmapped uid) is no member. */
+  async containsManyIn(view: VersionView, bits: ArrayLike<number | null>): Promise<boolean[]> {
     const span = 2 ** view.segmentBits;
-    const n = bits.length;
     const order = ascendingOrder(bits);
-    const members = new Array<boolean>(n).fill(false);
+    const n = order.length;
+    const bitAt = (k: number): number => bits[order[k]!]!;
+    const members = new Array<boolean>(bits.length).fill(false);
     // Runs of the sorted order that fall in one segment: [start, end) of `order`, per entry.
     const runs: { entry: SegmentEntry; start: number; end: number }[] = [];
     for (let k = 0; k < n;) {
-      const seg = Math.floor(bits[order[k]!]! / span);
+      const seg = Math.floor(bitAt(k) / span);
       let end = k + 1;
-      while (end < n && Math.floor(bits[order[end]!]! / span) === seg) end++;
+      while (end < n && Math.floor(bitAt(end) / span) === seg) end++;
       const e = view.bySegment.get(seg);
       if (e !== undefined) runs.push({ entry: view.entries[e]!, start: k, end }); // else empty: false, no I/O
       k = end;
@@ -313,7 +315,7 @@ export class SegmentCache {
     const offsets = new Uint32Array(n);
     for (const r of runs) {
       const base = r.entry.segment * span;
-      for (let k = r.start; k < r.end; k++) offsets[k] = bits[order[k]!]! - base;
+      for (let k = r.start; k < r.end; k++) offsets[k] = bitAt(k) - base;
       const out = await this.#withSegment(view, r.entry, (blob) => blob.hasMany(offsets.subarray(r.start, r.end)));
       for (let k = r.start; k < r.end; k++) members[order[k]!] = out[k - r.start] === 1;
     }
@@ -353,21 +355,30 @@ export class SegmentCache {
 }
 
 /**
- * Indices of `bits` in ascending order of their bit. Below 2^40 bits and 2^13 indices, each
- * (bit, index) pair packs exactly into one double and a typed-array sort (native, no comparator
- * calls) does it: several times faster for the batch path's thousand-bit requests.
+ * Indices of the non-null `bits` in ascending order of their bit. Below 2^40 bits and 2^13
+ * indices, each (bit, index) pair packs exactly into one double and a typed-array sort (native,
+ * no comparator calls) does it: several times faster for the batch path's thousand-bit requests.
  */
-function ascendingOrder(bits: readonly number[]): ArrayLike<number> {
+function ascendingOrder(bits: ArrayLike<number | null>): ArrayLike<number> {
   const n = bits.length;
-  if (n <= 8192 && bits.every((b) => b < 2 ** 40)) {
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = bits[i]! * 8192 + i;
-    keys.sort();
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = keys[i]! % 8192;
+  const keys = new Float64Array(n);
+  let m = 0;
+  let packable = n <= 8192;
+  for (let i = 0; i < n; i++) {
+    const b = bits[i];
+    if (b === null || b === undefined) continue;
+    if (b >= 2 ** 40) packable = false;
+    keys[m++] = b * 8192 + i;
+  }
+  if (packable) {
+    const sorted = keys.subarray(0, m).sort();
+    const order = new Uint32Array(m);
+    for (let i = 0; i < m; i++) order[i] = sorted[i]! % 8192;
     return order;
   }
-  return bits.map((_, i) => i).sort((a, b) => bits[a]! - bits[b]!);
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (bits[i] !== null && bits[i] !== undefined) order.push(i);
+  return order.sort((a, b) => bits[a]! - bits[b]!);
 }
 
 /** First index i with a[i] > x. */

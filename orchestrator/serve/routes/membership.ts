@@ -92,18 +92,10 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       const audience = req.params.id;
       if (bits !== undefined) return { audience, ...(await cache.containsMany(audience, bits)) };
       const [view, found] = await Promise.all([cache.current(audience), mapper.lookup(uids!)]);
-      const mappedIdx: number[] = [];
-      const mappedBits: number[] = [];
-      found.forEach((b, i) => {
-        if (b !== null) {
-          mappedIdx.push(i);
-          mappedBits.push(b);
-        }
-      });
-      const answers = await cache.containsManyIn(view, mappedBits);
-      const members = new Array<boolean>(uids!.length).fill(false);
-      mappedIdx.forEach((i, k) => (members[i] = answers[k]!));
-      return { audience, version: view.version, members, unmapped: uids!.length - mappedIdx.length };
+      let unmapped = 0;
+      for (const b of found) if (b === null) unmapped++;
+      const members = await cache.containsManyIn(view, found);
+      return { audience, version: view.version, members, unmapped };
     },
   );
 
