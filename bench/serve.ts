@@ -1,10 +1,10 @@
 // bench:serve — the users' load test of the HTTP API, with autocannon, against a daemon
 // (`bitsync serve`, its own process) on a generated dataset: ~1M mapped users and audiences of
 // four densities. For each route it finds the maximum QPS at which p99 <= 200 ms and success >=
-// 99.99% (offered load raised step by step), then holds a fixed QPS; a no-op route on the same
+// 99.99% (concurrency raised step by step), then holds a fixed QPS; a no-op route on the same
 // server is measured the same way, so every figure is also a ratio to it.
 //
-//   npm run bench:serve [-- --quick] [-- --json] [-- --users 1000000] [-- --connections 100]
+//   npm run bench:serve [-- --quick] [-- --json] [-- --users 1000000] [-- --max-connections 256]
 //                       [-- --hold single=10000,batch=1000] [-- --out bench/results/serve] [-- --fresh]
 //
 // The npm script brings the local stack up first (scripts/bench-serve.sh). Writes results.json,
@@ -17,7 +17,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { mulberry32 } from "../orchestrator/util/prng.js";
 import { AUDIENCES, benchEnv, prepareDataset, type Dataset } from "./serve/dataset.js";
-import { findMaxQps, holdQps, probeLatency, SLO, type LoadOptions, type StepPlan, type Target } from "./serve/load.js";
+import {
+  findMaxQps,
+  holdQps,
+  pairedRatio,
+  probeLatency,
+  SLO,
+  type LoadOptions,
+  type StepPlan,
+  type Target,
+} from "./serve/load.js";
 import { writeReport, type Report, type RouteResult } from "./serve/report.js";
 
 const { values: args } = parseArgs({
@@ -26,7 +35,7 @@ const { values: args } = parseArgs({
     json: { type: "boolean", default: false },
     fresh: { type: "boolean", default: false },
     users: { type: "string", default: "1000000" },
-    connections: { type: "string", default: "100" },
+    "max-connections": { type: "string", default: "256" },
     hold: { type: "string", default: "" },
     out: { type: "string", default: "bench/results/serve" },
   },
@@ -39,24 +48,19 @@ for (const k of ["REDIS_URL", "MYSQL_URL", "KAFKA_BROKERS"]) {
   }
 }
 
-const QUICK: StepPlan = {
-  warmSeconds: 1,
-  calibrateSeconds: 2,
-  stepSeconds: 2,
-  fractions: [0.5, 0.8, 1, 1.2],
-  maxExtraSteps: 1,
+const maxConnections = Number(args["max-connections"]);
+const doubling = (from: number): number[] => {
+  const out: number[] = [];
+  for (let c = from; c <= maxConnections; c *= from === 1 ? 2 : 4) out.push(c);
+  return out;
 };
-const FULL: StepPlan = {
-  warmSeconds: 2,
-  calibrateSeconds: 5,
-  stepSeconds: 5,
-  fractions: [0.25, 0.5, 0.7, 0.85, 0.95, 1.05, 1.15],
-  maxExtraSteps: 3,
-};
+const QUICK: StepPlan = { warmSeconds: 1, stepSeconds: 2, connections: doubling(4) };
+const FULL: StepPlan = { warmSeconds: 2, stepSeconds: 5, connections: doubling(1) };
 const plan = args.quick ? QUICK : FULL;
 const holdSeconds = args.quick ? 3 : 15;
 const probeRounds = args.quick ? 200 : 1000;
-const HOLD_DEFAULTS: Record<string, number> = { noop: 10_000, single: 10_000, batch: 1_000, page: 500 };
+const pairRounds = args.quick ? 4 : 8;
+const HOLD_DEFAULTS: Record<string, number> = { noop: 10_000, single: 10_000, batch: 1_000, page: 250 };
 const hold = { ...HOLD_DEFAULTS };
 for (const kv of args.hold.split(",").filter(Boolean)) {
   const [k, v] = kv.split("=");
@@ -188,22 +192,23 @@ try {
   const targets = buildTargets(ds);
   await verify(base, ds, targets);
   log("answers verified against the dataset");
-  const opts: LoadOptions = { baseUrl: base, connections: Number(args.connections), serverPid: daemon.pid! };
+  const opts: LoadOptions = { baseUrl: base, serverPid: daemon.pid! };
   const routes: RouteResult[] = [];
   for (const t of targets) {
     log(`\n${t.name}: ${t.description}`);
     const search = await findMaxQps(t, opts, plan, (p) =>
       log(
-        `  offered ${p.offered === null ? "unthrottled" : p.offered}: ${p.achieved} req/s, p50 ${p.latencyMs.p50} ms, ` +
+        `  ${String(p.connections).padStart(3)} connections: ${p.achieved} req/s, p50 ${p.latencyMs.p50} ms, ` +
           `p99 ${p.latencyMs.p99} ms, success ${(p.success * 100).toFixed(3)}%, server ${p.serverCores.toFixed(2)} cores, ` +
-          `client ${p.clientCores.toFixed(2)}${p.withinSlo ? "" : " (outside the SLO)"}${p.carried ? "" : " (saturated)"}`,
+          `client ${p.clientCores.toFixed(2)}${p.withinSlo ? "" : " (outside the SLO)"}`,
       ),
     );
     const qps = hold[t.name.startsWith("page") ? "page" : t.name]!;
-    const h = await holdQps(t, opts, holdSeconds, qps);
+    const h = await holdQps(t, opts, search, holdSeconds, qps);
     const held = h.withinSlo && h.achieved >= 0.99 * qps;
     log(
-      `  max ${search.maxQps} req/s within the SLO; held ${qps} req/s: ${h.achieved} achieved, ` +
+      `  max ${search.maxQps} req/s within the SLO (${search.atConnections} connections); ` +
+        `held ${qps} req/s on ${h.connections}: ${h.achieved} achieved, ` +
         `success ${(h.success * 100).toFixed(3)}%, p99 ${h.latencyMs.p99} ms${held ? "" : " (NOT held)"}`,
     );
     routes.push({
@@ -215,6 +220,22 @@ try {
       probe: { p50: NaN, p99: NaN },
     });
   }
+  // The headline ratio, single check against the no-op, from alternating runs at the no-op's
+  // best concurrency: the step searches alone are too far apart in time on a noisy machine.
+  const byTarget = new Map(targets.map((t) => [t.name, t]));
+  const noopBest = routes.find((r) => r.name === "noop")!.search.atConnections || 16;
+  log(`\nsingle vs noop: ${pairRounds} alternating rounds at ${noopBest} connections`);
+  const paired = await pairedRatio(
+    byTarget.get("single")!,
+    byTarget.get("noop")!,
+    opts,
+    noopBest,
+    plan.stepSeconds,
+    pairRounds,
+  );
+  log(
+    `  single ${paired.runs.a.join(", ")} req/s; noop ${paired.runs.b.join(", ")} req/s: ratio of medians ${paired.ratio.toFixed(2)}`,
+  );
   const probe = await probeLatency(base, targets, probeRounds);
   for (const r of routes) r.probe = probe.get(r.name)!;
 
@@ -223,7 +244,9 @@ try {
   const first = byName.get("page_0")!;
   const deep = byName.get("page_99_9")!;
   const ratios = {
-    single_vs_noop: max("single") / max("noop"),
+    // Medians of alternating runs at one concurrency (see pairedRatio).
+    single_vs_noop: paired.ratio,
+    single_vs_noop_max_qps: max("single") / max("noop"),
     batch_vs_noop: max("batch") / max("noop"),
     page_0_vs_noop: max("page_0") / max("noop"),
     // Latency of one page at a time (µs resolution), the deepest against the first.
@@ -242,8 +265,9 @@ try {
       reused: ds.reused,
       audiences: AUDIENCES.map((a) => ({ ...a, cardinality: ds.cardinality.get(a.id) })),
     },
-    load: { connections: opts.connections, slo: SLO, autocannon: "9" },
+    load: { connections: plan.connections, slo: SLO, autocannon: "9" },
     routes,
+    paired: { connections: noopBest, seconds: plan.stepSeconds, ...paired },
     ratios,
     batch_checks_per_s: batchChecks,
     targets: [

@@ -1,7 +1,12 @@
 // The users' two load-test scenarios, with autocannon against a running daemon:
-//  1. raise the offered load step by step and find the maximum QPS at which p99 <= 200 ms and
-//     success >= 99.99%;
-//  2. hold a fixed QPS and report the success rate and p99.
+//  1. raise the load step by step and find the maximum QPS at which p99 <= 200 ms and success
+//     >= 99.99%. The load is raised by concurrency (connections, each sending its next request
+//     when the last is answered: 1, 2, 4, ...), not by autocannon's rate limit: that limit lets
+//     every connection send its quota for the second at the start of the second, so at a low
+//     per-connection rate all connections fire at once and p99 measures the burst, not the
+//     server (pages at half their capacity showed p50 ~100 ms that way);
+//  2. hold a fixed QPS (autocannon's overallRate) and report the success rate and p99, with
+//     the fewest connections that carried 1.25x that rate in scenario 1, so bursts stay small.
 // Requests are prebuilt: autocannon builds each one once per connection and cycles through them,
 // so the load generator spends its CPU on sending, not on building (keep the lists short: a list
 // of n requests costs n builds per connection at the start of every run).
@@ -21,8 +26,10 @@ export interface Target {
 }
 
 export interface LoadPoint {
-  /** Requests per second offered (autocannon's overallRate); null: as fast as the connections go. */
-  offered: number | null;
+  /** Connections, each with one request in flight. */
+  connections: number;
+  /** Requests per second asked for (autocannon's overallRate); null: as fast as the connections go. */
+  rate: number | null;
   /** 2xx responses per second. */
   achieved: number;
   latencyMs: { mean: number; p50: number; p90: number; p99: number; p999: number; max: number };
@@ -37,13 +44,10 @@ export interface LoadPoint {
   clientCores: number;
   /** p99 and success within the SLO. */
   withinSlo: boolean;
-  /** The offered load was carried (>= 95% of it answered): otherwise the server is saturated. */
-  carried: boolean;
 }
 
 export interface LoadOptions {
   baseUrl: string;
-  connections: number;
   serverPid: number;
 }
 
@@ -64,6 +68,7 @@ export async function runLoad(
   target: Target,
   opts: LoadOptions,
   seconds: number,
+  connections: number,
   rate: number | null,
 ): Promise<LoadPoint> {
   const server0 = processCpuSeconds(opts.serverPid);
@@ -71,7 +76,7 @@ export async function runLoad(
   const t0 = performance.now();
   const result = await autocannon({
     url: opts.baseUrl,
-    connections: opts.connections,
+    connections,
     duration: seconds,
     timeout: 10,
     ...(rate !== null ? { overallRate: Math.max(1, Math.round(rate)) } : {}),
@@ -90,7 +95,8 @@ export async function runLoad(
   const l = result.latency;
   const achieved = ok / result.duration;
   const point: LoadPoint = {
-    offered: rate === null ? null : Math.max(1, Math.round(rate)),
+    connections: result.connections,
+    rate: rate === null ? null : Math.max(1, Math.round(rate)),
     achieved: Math.round(achieved),
     latencyMs: { mean: l.mean, p50: l.p50, p90: l.p90, p99: l.p99, p999: l.p99_9, max: l.max },
     success,
@@ -101,7 +107,6 @@ export async function runLoad(
     serverCores: (processCpuSeconds(opts.serverPid) - server0) / wall,
     clientCores: (client.user + client.system) / 1e6 / wall,
     withinSlo: ok > 0 && l.p99 <= SLO.p99Ms && success >= SLO.success,
-    carried: rate === null || achieved >= 0.95 * rate,
   };
   return point;
 }
@@ -109,23 +114,23 @@ export async function runLoad(
 export interface StepPlan {
   /** Unthrottled load before the search, after one pass over every distinct request. */
   warmSeconds: number;
-  calibrateSeconds: number;
   stepSeconds: number;
-  /** Offered loads as fractions of the calibrated capacity, raised in this order. */
-  fractions: number[];
-  /** Further steps of ×1.15 while every step so far was carried within the SLO. */
-  maxExtraSteps: number;
+  /** Connections of each step, ascending. */
+  connections: number[];
 }
 
 export interface StepResult {
-  /** The calibration run: unthrottled, `connections` requests in flight. */
-  capacity: LoadPoint;
   steps: LoadPoint[];
-  /** The highest 2xx rate of any run (calibration included) within the SLO; 0 if none. */
+  /** The highest 2xx rate of any step within the SLO; 0 if none. */
   maxQps: number;
+  /** Connections of that step. */
+  atConnections: number;
 }
 
-/** Scenario 1: raise the load step by step; the answer is the highest rate served within the SLO. */
+/**
+ * Scenario 1: raise the concurrency step by step until a step leaves the SLO, or two steps in a
+ * row add less than 5% throughput (saturated: more connections only queue).
+ */
 export async function findMaxQps(
   target: Target,
   opts: LoadOptions,
@@ -135,28 +140,69 @@ export async function findMaxQps(
   // Steady state, as a serving instance in rotation sees it: every uid of the requests has been
   // looked up once (the LRU holds it) and every segment is resident.
   await probeLatency(opts.baseUrl, [target], target.requests.length);
-  if (plan.warmSeconds > 0) await runLoad(target, opts, plan.warmSeconds, null);
-  const capacity = await runLoad(target, opts, plan.calibrateSeconds, null);
-  onPoint(capacity);
+  if (plan.warmSeconds > 0) await runLoad(target, opts, plan.warmSeconds, plan.connections.at(-1)!, null);
   const steps: LoadPoint[] = [];
-  const rates = plan.fractions.map((f) => f * capacity.achieved);
-  for (let i = 0; i < rates.length; i++) {
-    const p = await runLoad(target, opts, plan.stepSeconds, rates[i]!);
+  let flat = 0;
+  for (const c of plan.connections) {
+    const p = await runLoad(target, opts, plan.stepSeconds, c, null);
+    const best = Math.max(0, ...steps.map((s) => s.achieved));
     steps.push(p);
     onPoint(p);
-    if (!p.withinSlo || !p.carried) break;
-    // Every planned step was carried within the SLO: the calibration was low, keep raising.
-    if (i === rates.length - 1 && rates.length < plan.fractions.length + plan.maxExtraSteps) {
-      rates.push(rates[i]! * 1.15);
-    }
+    if (!p.withinSlo) break;
+    flat = p.achieved < best * 1.05 ? flat + 1 : 0;
+    if (flat >= 2) break;
   }
-  const maxQps = Math.max(0, ...[capacity, ...steps].filter((p) => p.withinSlo).map((p) => p.achieved));
-  return { capacity, steps, maxQps };
+  const within = steps.filter((p) => p.withinSlo);
+  const best = within.reduce<LoadPoint | undefined>((a, p) => (a && a.achieved >= p.achieved ? a : p), undefined);
+  return { steps, maxQps: best?.achieved ?? 0, atConnections: best?.connections ?? 0 };
 }
 
-/** Scenario 2: hold a fixed QPS. */
-export async function holdQps(target: Target, opts: LoadOptions, seconds: number, qps: number): Promise<LoadPoint> {
-  return runLoad(target, opts, seconds, qps);
+/** Scenario 2: hold a fixed QPS, with the fewest connections that carried 1.25x of it in scenario 1. */
+export async function holdQps(
+  target: Target,
+  opts: LoadOptions,
+  search: StepResult,
+  seconds: number,
+  qps: number,
+): Promise<LoadPoint> {
+  const enough = search.steps.find((p) => p.achieved >= 1.25 * qps);
+  // None carried that much: the concurrency that carried the most within the SLO.
+  const connections = enough?.connections ?? (search.atConnections || search.steps.at(-1)?.connections || 1);
+  return runLoad(target, opts, seconds, Math.min(connections, qps), qps);
+}
+
+/**
+ * Throughput of `a` against `b` on the same connections, in alternating runs (a b b a a b ...),
+ * so that drift in the machine's speed (seen here: ±30% between runs seconds apart) touches both
+ * alike. Returns the median of each and their ratio.
+ */
+export async function pairedRatio(
+  a: Target,
+  b: Target,
+  opts: LoadOptions,
+  connections: number,
+  seconds: number,
+  rounds: number,
+): Promise<{ a: number; b: number; ratio: number; runs: { a: number[]; b: number[] } }> {
+  const runs = { a: [] as number[], b: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    const order: ["a" | "b", Target][] =
+      r % 2 === 0
+        ? [
+            ["a", a],
+            ["b", b],
+          ]
+        : [
+            ["b", b],
+            ["a", a],
+          ];
+    for (const [k, t] of order) runs[k].push((await runLoad(t, opts, seconds, connections, null)).achieved);
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((x, y) => x - y);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  return { a: median(runs.a), b: median(runs.b), ratio: median(runs.a) / median(runs.b), runs };
 }
 
 /**

@@ -1,5 +1,6 @@
 // bench:serve's outputs: results.json (everything measured), results.md (the tables) and
-// latency.svg (p99 against offered load per route, with the 200 ms line), drawn by vega-lite.
+// latency.svg (p99 against the load, per route: one point per concurrency step, at the
+// throughput it reached, with the 200 ms line), drawn by vega-lite.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as vega from "vega";
@@ -29,8 +30,17 @@ export interface Report {
   quick: boolean;
   machine: { cpus: number; node: string };
   dataset: Record<string, unknown>;
-  load: { connections: number; slo: typeof SLO; autocannon: string };
+  load: { connections: number[]; slo: typeof SLO; autocannon: string };
   routes: RouteResult[];
+  /** Alternating runs of the single check (a) and the no-op (b) at one concurrency. */
+  paired: {
+    connections: number;
+    seconds: number;
+    a: number;
+    b: number;
+    ratio: number;
+    runs: { a: number[]; b: number[] };
+  };
   ratios: Record<string, number>;
   batch_checks_per_s: number;
   targets: Target[];
@@ -44,37 +54,44 @@ export function markdown(r: Report): string {
   const lines: string[] = [];
   lines.push(`# bench:serve ${r.quick ? "(quick) " : ""}— ${r.startedAt}`, "");
   lines.push(
-    `${r.machine.cpus} cores, Node ${r.machine.node}; ${r.load.connections} connections (autocannon ${r.load.autocannon}); ` +
+    `${r.machine.cpus} cores, Node ${r.machine.node}; load raised by connections ${r.load.connections.join(", ")} ` +
+      `(autocannon ${r.load.autocannon}); ` +
       `SLO: p99 ≤ ${SLO.p99Ms} ms and success ≥ ${pct(SLO.success)}.`,
     "",
   );
   lines.push("## Maximum QPS within the SLO, and a fixed QPS held", "");
   lines.push(
-    "| route | max QPS | × no-op | checks/s | hold QPS | achieved | success | p99 ms | one at a time p50 / p99 ms |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| route | max QPS | at connections | × no-op | checks/s | hold QPS | achieved | success | p99 ms | one at a time p50 / p99 ms |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
   const noop = r.routes.find((x) => x.name === "noop")?.search.maxQps ?? NaN;
   for (const x of r.routes) {
     lines.push(
-      `| ${x.name}: ${x.description} | ${fmt(x.search.maxQps)} | ${(x.search.maxQps / noop).toFixed(2)} | ` +
+      `| ${x.name}: ${x.description} | ${fmt(x.search.maxQps)} | ${x.search.atConnections} | ${(x.search.maxQps / noop).toFixed(2)} | ` +
         `${fmt(x.search.maxQps * x.checksPerRequest)} | ${fmt(x.hold.qps)} | ${fmt(x.hold.achieved)} | ` +
         `${pct(x.hold.success)} | ${fmt(x.hold.latencyMs.p99)} | ${x.probe.p50.toFixed(2)} / ${x.probe.p99.toFixed(2)} |`,
     );
   }
+  lines.push(
+    "",
+    `Single check against the no-op, alternating runs at ${r.paired.connections} connections: ` +
+      `single ${r.paired.runs.a.map((x) => fmt(x)).join(", ")}; no-op ${r.paired.runs.b.map((x) => fmt(x)).join(", ")} req/s; ` +
+      `ratio of medians **${r.paired.ratio.toFixed(2)}**.`,
+  );
   lines.push("", "## Targets", "", "| figure | value | target | met |", "| --- | ---: | --- | --- |");
   for (const t of r.targets)
     lines.push(`| ${t.name} | ${fmt(t.value, 2)} | ${t.target} | ${t.met ? "yes" : "**no**"} |`);
   lines.push("", "## Every step", "");
   lines.push(
-    "| route | offered | achieved | p50 ms | p99 ms | success | server cores | client cores | within SLO | carried |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    "| route | connections | achieved req/s | p50 ms | p99 ms | success | server cores | client cores | within SLO |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   );
   for (const x of r.routes) {
-    for (const p of [x.search.capacity, ...x.search.steps]) {
+    for (const p of x.search.steps) {
       lines.push(
-        `| ${x.name} | ${p.offered === null ? "unthrottled" : fmt(p.offered)} | ${fmt(p.achieved)} | ` +
+        `| ${x.name} | ${p.connections} | ${fmt(p.achieved)} | ` +
           `${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${pct(p.success)} | ${p.serverCores.toFixed(2)} | ` +
-          `${p.clientCores.toFixed(2)} | ${p.withinSlo ? "yes" : "no"} | ${p.carried ? "yes" : "no"} |`,
+          `${p.clientCores.toFixed(2)} | ${p.withinSlo ? "yes" : "no"} |`,
       );
     }
   }
@@ -83,11 +100,16 @@ export function markdown(r: Report): string {
 
 export async function chart(r: Report): Promise<string> {
   const values = r.routes.flatMap((x) =>
-    x.search.steps.map((p) => ({ route: x.name, offered: p.offered, p99: Math.max(p.latencyMs.p99, 0.5) })),
+    x.search.steps.map((p) => ({
+      route: x.name,
+      achieved: p.achieved,
+      connections: p.connections,
+      p99: Math.max(p.latencyMs.p99, 0.5),
+    })),
   );
   const spec: TopLevelSpec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: `bitsync: p99 latency against offered load (${r.load.connections} connections)`,
+    title: "bitsync: p99 latency against load (one point per step: connections " + r.load.connections.join(", ") + ")",
     width: 640,
     height: 360,
     layer: [
@@ -95,7 +117,8 @@ export async function chart(r: Report): Promise<string> {
         data: { values },
         mark: { type: "line", point: true },
         encoding: {
-          x: { field: "offered", type: "quantitative", scale: { type: "log" }, title: "offered load, requests/s" },
+          order: { field: "connections", type: "quantitative" },
+          x: { field: "achieved", type: "quantitative", scale: { type: "log" }, title: "load carried, requests/s" },
           y: { field: "p99", type: "quantitative", scale: { type: "log" }, title: "p99 latency, ms" },
           color: { field: "route", type: "nominal" },
         },

@@ -43,6 +43,6 @@ export function statusOf(err: unknown): { status: number; code: string } {
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, code } = statusOf(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (status >= 500) req.log.error({ err }, "request failed");
+  if (status >= 500) req.log.error({ err, reqId: req.id, url: req.url }, "request failed");
   void reply.status(status).send({ error: code, message });
 }
