@@ -5,8 +5,8 @@
 //     every connection send its quota for the second at the start of the second, so at a low
 //     per-connection rate all connections fire at once and p99 measures the burst, not the
 //     server (pages at half their capacity showed p50 ~100 ms that way);
-//  2. hold a fixed QPS (autocannon's overallRate) and report the success rate and p99, with
-//     the fewest connections that carried 1.25x that rate in scenario 1, so bursts stay small.
+//  2. hold a fixed QPS (autocannon's overallRate) and report the success rate and p99, on
+//     connections that carried twice that rate in scenario 1, so bursts stay small.
 // Requests are prebuilt: autocannon builds each one once per connection and cycles through them,
 // so the load generator spends its CPU on sending, not on building (keep the lists short: a list
 // of n requests costs n builds per connection at the start of every run).
@@ -128,8 +128,8 @@ export interface StepResult {
 }
 
 /**
- * Scenario 1: raise the concurrency step by step until a step leaves the SLO, or two steps in a
- * row add less than 5% throughput (saturated: more connections only queue).
+ * Scenario 1: raise the concurrency step by step until a step leaves the SLO or the last step;
+ * past saturation more connections only queue, which is the part of the curve the SLO cuts.
  */
 export async function findMaxQps(
   target: Target,
@@ -142,22 +142,21 @@ export async function findMaxQps(
   await probeLatency(opts.baseUrl, [target], target.requests.length);
   if (plan.warmSeconds > 0) await runLoad(target, opts, plan.warmSeconds, plan.connections.at(-1)!, null);
   const steps: LoadPoint[] = [];
-  let flat = 0;
   for (const c of plan.connections) {
     const p = await runLoad(target, opts, plan.stepSeconds, c, null);
-    const best = Math.max(0, ...steps.map((s) => s.achieved));
     steps.push(p);
     onPoint(p);
     if (!p.withinSlo) break;
-    flat = p.achieved < best * 1.05 ? flat + 1 : 0;
-    if (flat >= 2) break;
   }
   const within = steps.filter((p) => p.withinSlo);
   const best = within.reduce<LoadPoint | undefined>((a, p) => (a && a.achieved >= p.achieved ? a : p), undefined);
   return { steps, maxQps: best?.achieved ?? 0, atConnections: best?.connections ?? 0 };
 }
 
-/** Scenario 2: hold a fixed QPS, with the fewest connections that carried 1.25x of it in scenario 1. */
+/**
+ * Scenario 2: hold a fixed QPS, on the fewest connections (at least 8) that carried twice that
+ * rate in scenario 1: enough headroom that a slow moment does not starve the rate.
+ */
 export async function holdQps(
   target: Target,
   opts: LoadOptions,
@@ -165,7 +164,7 @@ export async function holdQps(
   seconds: number,
   qps: number,
 ): Promise<LoadPoint> {
-  const enough = search.steps.find((p) => p.achieved >= 1.25 * qps);
+  const enough = search.steps.find((p) => p.achieved >= 2 * qps && p.connections >= 8);
   // None carried that much: the concurrency that carried the most within the SLO.
   const connections = enough?.connections ?? (search.atConnections || search.steps.at(-1)?.connections || 1);
   return runLoad(target, opts, seconds, Math.min(connections, qps), qps);

@@ -25,11 +25,22 @@ export interface VersionView {
   version: number;
   info: VersionInfo;
   segmentBits: number;
-  entries: SegmentEntry[];
+  entries: ViewEntry[];
   /** Segment number -> index into entries. */
   bySegment: Map<number, number>;
   /** cumulative[i] = members in entries[0..i). */
   cumulative: Float64Array;
+}
+
+/** An index entry with its cache key, built once per view rather than once per query. */
+export interface ViewEntry extends SegmentEntry {
+  key: string;
+}
+
+/** A pinned segment and its place in the LRU order (the insertion count when last inserted). */
+interface Resident {
+  blob: ResidentBlob;
+  seq: number;
 }
 
 export interface CacheOptions {
@@ -65,8 +76,13 @@ export class SegmentCache {
   /** Bumped by every invalidation, so a head read that raced a notification is not cached. */
   readonly #epochs = new Map<string, number>();
   readonly #views = new Map<string, Promise<VersionView>>();
-  /** LRU: Map iteration order is insertion order; a hit re-inserts at the end. */
-  readonly #segments = new Map<string, ResidentBlob>();
+  /**
+   * LRU: Map iteration order is insertion order, and a hit on an entry in the older half
+   * re-inserts it at the end. Hits in the younger half leave the order alone: a hot segment
+   * costs one Map lookup per query, not a delete and an insert.
+   */
+  readonly #segments = new Map<string, Resident>();
+  #inserted = 0;
   readonly #loading = new Map<string, Promise<ResidentBlob>>();
   #bytes = 0;
   #stats = { hits: 0, misses: 0, evictions: 0 };
@@ -105,7 +121,7 @@ export class SegmentCache {
     if (this.#poll) clearInterval(this.#poll);
     this.#poll = undefined;
     if (this.#subscriber) await this.#subscriber.unsubscribe().catch(() => undefined);
-    for (const blob of this.#segments.values()) blob.dispose();
+    for (const r of this.#segments.values()) r.blob.dispose();
     this.#segments.clear();
     this.#bytes = 0;
   }
@@ -177,11 +193,12 @@ export class SegmentCache {
     }
     const bySegment = new Map<number, number>();
     const cumulative = new Float64Array(index.entries.length + 1);
-    index.entries.forEach((e, i) => {
+    const entries: ViewEntry[] = index.entries.map((e) => ({ ...e, key: `${audience}\u0000${e.hash}` }));
+    entries.forEach((e, i) => {
       bySegment.set(e.segment, i);
       cumulative[i + 1] = cumulative[i]! + e.cardinality;
     });
-    return { audience, version, info, segmentBits: index.segmentBits, entries: index.entries, bySegment, cumulative };
+    return { audience, version, info, segmentBits: index.segmentBits, entries, bySegment, cumulative };
   }
 
   async #pollHeads(): Promise<void> {
@@ -197,16 +214,28 @@ export class SegmentCache {
 
   // ---- segments -----------------------------------------------------------------------------
 
-  /** The pinned segment for an index entry, loading it from Redis on a miss. */
-  async #acquire(view: VersionView, entry: SegmentEntry): Promise<ResidentBlob> {
-    const key = `${view.audience}\u0000${entry.hash}`;
-    const hit = this.#segments.get(key);
-    if (hit && !hit.disposed) {
+  /** The pinned segment of an entry if resident (counted as a hit), else undefined. */
+  #resident(key: string): ResidentBlob | undefined {
+    const r = this.#segments.get(key);
+    if (r === undefined || r.blob.disposed) return undefined;
+    if (this.#inserted - r.seq > this.#segments.size >> 1) {
       this.#segments.delete(key);
-      this.#segments.set(key, hit);
-      this.#stats.hits++;
-      return hit;
+      this.#insert(key, r);
     }
+    this.#stats.hits++;
+    return r.blob;
+  }
+
+  #insert(key: string, r: Resident): void {
+    r.seq = this.#inserted++;
+    this.#segments.set(key, r);
+  }
+
+  /** The pinned segment for an index entry, loading it from Redis on a miss. */
+  async #acquire(view: VersionView, entry: ViewEntry): Promise<ResidentBlob> {
+    const key = entry.key;
+    const hit = this.#resident(key);
+    if (hit) return hit;
     let loading = this.#loading.get(key);
     if (!loading) {
       this.#stats.misses++;
@@ -225,23 +254,23 @@ export class SegmentCache {
     }
     this.#makeRoom(bytes.length);
     const blob = this.#core.pin(bytes, { segmentBits: view.segmentBits });
-    this.#segments.set(key, blob);
+    this.#insert(key, { blob, seq: 0 });
     this.#bytes += blob.byteLength;
     return blob;
   }
 
   #makeRoom(bytes: number): void {
-    for (const [key, blob] of this.#segments) {
+    for (const [key, r] of this.#segments) {
       if (this.#bytes + bytes <= this.#opts.budgetBytes) break;
       this.#segments.delete(key);
-      this.#bytes -= blob.byteLength;
-      blob.dispose();
+      this.#bytes -= r.blob.byteLength;
+      r.blob.dispose();
       this.#stats.evictions++;
     }
   }
 
   /** Runs `use` on the pinned segment synchronously, so eviction cannot intervene. */
-  async #withSegment<T>(view: VersionView, entry: SegmentEntry, use: (blob: ResidentBlob) => T): Promise<T> {
+  async #withSegment<T>(view: VersionView, entry: ViewEntry, use: (blob: ResidentBlob) => T): Promise<T> {
     for (;;) {
       const blob = await this.#acquire(view, entry);
       // Another load may have evicted it while this one awaited; then load it again.
@@ -269,13 +298,8 @@ export class SegmentCache {
     const span = 2 ** view.segmentBits;
     const i = view.bySegment.get(Math.floor(bit / span));
     if (i === undefined) return false;
-    const key = `${view.audience}\u0000${view.entries[i]!.hash}`;
-    const blob = this.#segments.get(key);
-    if (blob === undefined || blob.disposed) return undefined;
-    this.#segments.delete(key);
-    this.#segments.set(key, blob);
-    this.#stats.hits++;
-    return blob.has(bit % span);
+    const blob = this.#resident(view.entries[i]!.key);
+    return blob === undefined ? undefined : blob.has(bit % span);
   }
 
   /** Membership of one bit in a given view. */
@@ -301,7 +325,7 @@ export class SegmentCache {
     const bitAt = (k: number): number => bits[order[k]!]!;
     const members = new Array<boolean>(bits.length).fill(false);
     // Runs of the sorted order that fall in one segment: [start, end) of `order`, per entry.
-    const runs: { entry: SegmentEntry; start: number; end: number }[] = [];
+    const runs: { entry: ViewEntry; start: number; end: number }[] = [];
     for (let k = 0; k < n;) {
       const seg = Math.floor(bitAt(k) / span);
       let end = k + 1;

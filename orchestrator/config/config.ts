@@ -43,6 +43,8 @@ export interface Config {
   syncLockTtlMs: number;
   /** How often the cache re-reads heads, in case a notification was lost. */
   cachePollMs: number;
+  /** How long `bitsync serve` waits at start for Redis to answer. */
+  startupTimeoutMs: number;
   /** Bytes of segments per pipelined write round trip. */
   syncWriteChunkBytes: number;
   /** Upper bound on segment bytes a sync writes per second (0: none). */
@@ -289,6 +291,13 @@ export const SETTINGS = [
     help: "How often the segment cache re-reads version heads, in case a notification was lost, ms",
     parse: integer(100, 3_600_000),
   } satisfies Setting<"cachePollMs">,
+  {
+    key: "startupTimeoutMs",
+    env: "BITSYNC_STARTUP_TIMEOUT_MS",
+    default: "10000",
+    help: "How long `bitsync serve` waits at start for Redis to answer before it gives up, ms",
+    parse: integer(0, 3_600_000),
+  } satisfies Setting<"startupTimeoutMs">,
   {
     key: "syncWriteChunkBytes",
     env: "BITSYNC_SYNC_WRITE_CHUNK_BYTES",

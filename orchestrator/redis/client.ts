@@ -1,6 +1,10 @@
 import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { redact } from "../config/config.js";
+import { BitsyncError } from "../errors.js";
+
+/** Redis did not answer at start: nothing can be served or synced without it. */
+export class RedisUnavailableError extends BitsyncError {}
 
 /**
  * A Redis client for bitsync: keeps reconnecting with capped backoff, and does not queue
@@ -15,4 +19,27 @@ export function createRedis(url: string, log?: Logger, name = "bitsync"): Redis 
   });
   redis.on("error", (err: Error) => log?.warn({ err, redis: redact(url) }, "redis connection error"));
   return redis;
+}
+
+/**
+ * Waits until Redis answers a PING, for up to `timeoutMs` (a daemon started together with its
+ * Redis gets a moment), then fails with a message naming the URL.
+ */
+export async function ensureReachable(redis: Redis, url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await redis.ping();
+      return;
+    } catch (err) {
+      if (Date.now() >= deadline) {
+        throw new RedisUnavailableError(
+          `Redis at ${redact(url)} did not answer within ${timeoutMs / 1000} s ` +
+            `(${err instanceof Error ? err.message : String(err)}): start it, or point REDIS_URL at it`,
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

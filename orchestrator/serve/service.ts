@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { SegmentCache } from "../cache/segment-cache.js";
 import type { Config } from "../config/config.js";
 import { createMappingContext, type MappingContext } from "../mapping/context.js";
+import { ensureReachable } from "../redis/client.js";
 import { createSyncContext, type SyncContext } from "../sync/context.js";
 import { syncAudience } from "../sync/sync.js";
 import { buildApp } from "./app.js";
@@ -28,6 +29,12 @@ export async function createService(
   opts: { defaultMetrics?: boolean } = {},
 ): Promise<Service> {
   const sync = createSyncContext(config, log);
+  try {
+    await ensureReachable(sync.redis, config.redisUrl, config.startupTimeoutMs);
+  } catch (err) {
+    await sync.close();
+    throw err;
+  }
   const mapping = createMappingContext(config, log);
   const cache = new SegmentCache(sync.store, sync.deps.core, {
     budgetBytes: config.wasmBudgetBytes,

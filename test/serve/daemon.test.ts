@@ -207,3 +207,25 @@ function freePort(): Promise<number> {
     });
   });
 }
+
+describe("bitsync serve without its Redis", () => {
+  it("waits for it, then stops with a message naming it and exit code 2", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, "127.0.0.1", () => {
+        const port = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const run = await startCli(["serve", "--no-consumer"], {
+      ...table.env(),
+      REDIS_URL: `redis://:hunter2@127.0.0.1:${closed}`,
+      BITSYNC_STARTUP_TIMEOUT_MS: "1500",
+      BITSYNC_HTTP_PORT: "0",
+    }).done;
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toContain(`Redis at redis://:***@127.0.0.1:${closed} did not answer within 1.5 s`);
+    expect(run.stderr).not.toContain("hunter2");
+    expect(run.stderr).not.toMatch(/^\s+at /m); // one line, no stack trace
+  });
+});

@@ -311,6 +311,32 @@ describe("segment cache", () => {
     }
   });
 
+  it("keeps a segment in use resident while it cycles through the others", async () => {
+    const aud = newAudienceId();
+    const m = members(100_000, 20_000_000, 15); // ~20 segments of ~8-10 KB
+    await table.put(aud, 20261120, 0, m);
+    const ctx = table.context();
+    try {
+      await syncAudience(ctx.deps, aud);
+      const cache = cacheFor(ctx, 40_000); // room for about four segments
+      const oracle = new Set(m);
+      const hot = m[0]!; // in segment 0
+      await cache.contains(aud, hot);
+      for (let seg = 1; seg < 19; seg++) {
+        const x = seg * 2 ** 20 + 12_345;
+        expect((await cache.contains(aud, x)).member).toBe(oracle.has(x));
+        // The hot segment is asked between every two others: it must never be loaded again.
+        const misses = cache.stats().misses;
+        expect((await cache.contains(aud, hot)).member).toBe(true);
+        expect(cache.stats().misses, `segment 0 evicted after segment ${seg}`).toBe(misses);
+      }
+      expect(cache.stats().evictions).toBeGreaterThan(10);
+      await cache.stop();
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it("answers empty segments without I/O", async () => {
     const aud = newAudienceId();
     await table.put(aud, 20261120, 0, [5, 6, 7]);
