@@ -5,6 +5,7 @@
 // server is measured the same way, so every figure is also a ratio to it.
 //
 //   npm run bench:serve [-- --quick] [-- --json] [-- --users 1000000] [-- --max-connections 256]
+//                       [-- --workers 1]   (BITSYNC_HTTP_WORKERS of the daemon)
 //                       [-- --hold single=10000,batch=1000] [-- --out bench/results/serve] [-- --fresh]
 //
 // The npm script brings the local stack up first (scripts/bench-serve.sh). Writes results.json,
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     fresh: { type: "boolean", default: false },
     users: { type: "string", default: "1000000" },
     "max-connections": { type: "string", default: "256" },
+    workers: { type: "string", default: "1" },
     hold: { type: "string", default: "" },
     out: { type: "string", default: "bench/results/serve" },
   },
@@ -93,6 +95,7 @@ async function startDaemon(port: number): Promise<ChildProcess> {
       ...benchEnv(),
       BITSYNC_HTTP_HOST: "127.0.0.1",
       BITSYNC_HTTP_PORT: String(port),
+      BITSYNC_HTTP_WORKERS: args.workers,
       BITSYNC_ADMIN_TOKEN: randomBytes(12).toString("base64url"),
       // The daemon runs as in production, registration consumer included, on topics of its own.
       BITSYNC_REGISTRATION_TOPIC: "bench-serve-registrations",
@@ -264,6 +267,7 @@ try {
     seconds: Math.round((Date.now() - started) / 1000),
     quick: args.quick,
     machine: { cpus: cpus().length, node: process.version },
+    workers: Number(args.workers),
     dataset: {
       users: ds.users,
       reused: ds.reused,

@@ -53,12 +53,17 @@ export interface LoadOptions {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
+/** CPU seconds of a process and of its children (the workers of a `bitsync serve` cluster). */
 function processCpuSeconds(pid: number): number {
-  try {
+  const own = (p: number): number => {
     // Fields after the command name: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  };
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return own(pid) + children.reduce((n, c) => n + own(Number(c)), 0);
   } catch {
     return NaN;
   }

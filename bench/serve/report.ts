@@ -29,6 +29,8 @@ export interface Report {
   seconds: number;
   quick: boolean;
   machine: { cpus: number; node: string };
+  /** BITSYNC_HTTP_WORKERS of the daemon measured. */
+  workers: number;
   dataset: Record<string, unknown>;
   load: { connections: number[]; slo: typeof SLO; autocannon: string };
   routes: RouteResult[];
@@ -54,7 +56,7 @@ export function markdown(r: Report): string {
   const lines: string[] = [];
   lines.push(`# bench:serve ${r.quick ? "(quick) " : ""}— ${r.startedAt}`, "");
   lines.push(
-    `${r.machine.cpus} cores, Node ${r.machine.node}; load raised by connections ${r.load.connections.join(", ")} ` +
+    `${r.machine.cpus} cores, Node ${r.machine.node}, ${r.workers} HTTP worker(s); load raised by connections ${r.load.connections.join(", ")} ` +
       `(autocannon ${r.load.autocannon}); ` +
       `SLO: p99 ≤ ${SLO.p99Ms} ms and success ≥ ${pct(SLO.success)}.`,
     "",

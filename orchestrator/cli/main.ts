@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The bitsync command line. Subcommands stay thin: each one calls into a module that does the work.
 import { spawnSync } from "node:child_process";
+import cluster from "node:cluster";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError } from "commander";
@@ -13,6 +14,7 @@ import { registerMapCommands } from "./map.js";
 import { registerMapKafkaCommands } from "./map-kafka.js";
 import { BitsyncError } from "../errors.js";
 import { logger, rootLogger } from "../log.js";
+import { runPrimary, WORKER_READY, workerId } from "../serve/cluster.js";
 import { startDaemon } from "../serve/daemon.js";
 
 // Compiled (dist/orchestrator/cli) and source (orchestrator/cli) sit at different depths.
@@ -92,13 +94,23 @@ program
     const config = configFromEnv();
     rootLogger(config.logLevel);
     const log = logger("serve");
-    const daemon = await startDaemon(config, log, { consumer: opts.consumer });
+    if (config.httpWorkers > 1 && cluster.isPrimary) {
+      await runPrimary(config, log);
+      return;
+    }
+    const worker = workerId();
+    const daemon = await startDaemon(config, log, { consumer: opts.consumer, ...(worker ? { worker } : {}) });
+    if (worker) process.send!({ type: WORKER_READY });
+    // The first signal stops gracefully; later ones (Ctrl-C reaches a worker and its primary
+    // both) must not cut the drain short, so they are heard and ignored.
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-      process.once("SIGINT", () => resolve("SIGINT"));
+      process.on("SIGTERM", () => resolve("SIGTERM"));
+      process.on("SIGINT", () => resolve("SIGINT"));
     });
-    log.info({ signal }, "shutting down");
+    log.info({ signal, worker }, "shutting down");
     await daemon.stop();
+    // A worker's IPC channel to the primary would keep it alive.
+    if (worker) process.disconnect();
   });
 
 registerAudienceCommands(program);
@@ -113,6 +125,8 @@ try {
   if (err instanceof BitsyncError || err instanceof InvalidArgumentError) {
     console.error(`bitsync: ${err.message}`);
     process.exitCode = 2;
+    // A serve worker's IPC channel would keep it alive (and a disconnect exits with 0).
+    if (cluster.isWorker) process.exit(2);
   } else {
     throw err;
   }

@@ -78,6 +78,8 @@ export interface Config {
   /** HTTP listen address and port of `bitsync serve`. */
   httpHost: string;
   httpPort: number;
+  /** Processes `bitsync serve` runs the HTTP API in (node:cluster, one port). */
+  httpWorkers: number;
   /** Bearer token of the admin routes; empty: admin routes refuse every call. */
   adminToken: string;
   /** Most uids or bits in one batch check. */
@@ -422,6 +424,13 @@ export const SETTINGS = [
       return raw;
     },
   } satisfies Setting<"httpHost">,
+  {
+    key: "httpWorkers",
+    env: "BITSYNC_HTTP_WORKERS",
+    default: "1",
+    help: "Processes `bitsync serve` runs the HTTP API in, sharing its port (each holds its own caches)",
+    parse: integer(1, 256),
+  } satisfies Setting<"httpWorkers">,
   {
     key: "httpPort",
     env: "BITSYNC_HTTP_PORT",

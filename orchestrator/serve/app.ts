@@ -22,6 +22,8 @@ export interface AppDeps {
   /** Pinged by /readyz. */
   redis: Redis;
   metrics: ServeMetrics;
+  /** The /metrics text when it is not this process's registry alone (workers of one daemon). */
+  metricsText?: () => Promise<string>;
   limits: { batch: number; page: number };
   /** Bearer token of the admin routes; empty refuses them all. */
   adminToken: string;

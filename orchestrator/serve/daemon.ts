@@ -13,6 +13,8 @@ export interface DaemonOptions {
   consumer?: boolean;
   /** Prometheus' default process metrics (default true). */
   defaultMetrics?: boolean;
+  /** This process is worker N of a `bitsync serve` cluster: only worker 1 consumes and schedules. */
+  worker?: number;
 }
 
 export interface Daemon {
@@ -23,7 +25,11 @@ export interface Daemon {
 }
 
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
-  const service = await createService(config, log, { defaultMetrics: opts.defaultMetrics ?? true });
+  const service = await createService(config, log, {
+    defaultMetrics: opts.defaultMetrics ?? true,
+    clusterMetrics: opts.worker !== undefined,
+  });
+  const lead = (opts.worker ?? 1) === 1;
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
   let stopping = false;
@@ -43,14 +49,14 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       .finally(() => running.delete(run));
     running.add(run);
   };
-  for (const a of config.audiences) {
+  for (const a of lead ? config.audiences : []) {
     const timer = setInterval(() => scheduled(a.id), a.intervalSeconds * 1000);
     timers.push(timer);
     scheduled(a.id); // once at start, then on the interval
   }
 
   let consumer: RegistrationConsumer | undefined;
-  if (opts.consumer ?? true) {
+  if ((opts.consumer ?? true) && lead) {
     const { metrics } = service;
     consumer = createRegistrationConsumer(config, service.mapping.mapper, log, {
       onBatch: (b) => {
@@ -63,7 +69,10 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   }
 
   const url = await service.app.listen({ host: config.httpHost, port: config.httpPort });
-  log.info({ url, audiences: config.audiences, consumer: consumer !== undefined }, "bitsync serving");
+  log.info(
+    { url, worker: opts.worker, audiences: lead ? config.audiences : [], consumer: consumer !== undefined },
+    "bitsync serving",
+  );
 
   return {
     service,

@@ -10,6 +10,7 @@ import { ensureReachable } from "../redis/client.js";
 import { createSyncContext, type SyncContext } from "../sync/context.js";
 import { syncAudience } from "../sync/sync.js";
 import { buildApp } from "./app.js";
+import { workerMetrics } from "./cluster.js";
 import { createMetrics, type ServeMetrics } from "./metrics.js";
 
 export interface Service {
@@ -26,7 +27,8 @@ export interface Service {
 export async function createService(
   config: Config,
   log?: Logger,
-  opts: { defaultMetrics?: boolean } = {},
+  /** clusterMetrics: this process is a worker of a daemon; /metrics answers for all workers. */
+  opts: { defaultMetrics?: boolean; clusterMetrics?: boolean } = {},
 ): Promise<Service> {
   const sync = createSyncContext(config, log);
   try {
@@ -66,6 +68,7 @@ export async function createService(
     limits: { batch: config.batchLimit, page: config.pageLimit },
     adminToken: config.adminToken,
     sync: runSync,
+    ...(opts.clusterMetrics ? { metricsText: workerMetrics(metrics.registry) } : {}),
     ...(log ? { log } : {}),
   });
   return {

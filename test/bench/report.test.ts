@@ -42,6 +42,7 @@ const report: Report = {
   seconds: 100,
   quick: true,
   machine: { cpus: 2, node: "v20" },
+  workers: 1,
   dataset: { users: 10 },
   load: { connections: [1, 4, 16], slo: SLO, autocannon: "9" },
   routes: [

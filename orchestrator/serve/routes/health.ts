@@ -19,7 +19,7 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
 
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
     void reply.header("content-type", deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    return deps.metricsText ? deps.metricsText() : deps.metrics.registry.metrics();
   });
 
   // The load-test harness measures it beside the real routes: the server's own floor.
