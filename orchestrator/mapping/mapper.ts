@@ -93,6 +93,8 @@ export class IdMapper {
   readonly keys: MapKeys;
   readonly #options: MapperOptions;
   readonly #cache: QuickLRU<string, number> | undefined;
+  /** Lookups in flight, by uid: a concurrent miss on the same uid waits for the same answer. */
+  readonly #inflight = new Map<string, Promise<number | null>>();
   #initialBuckets: number;
   /** cid -> corpId per group: immutable once assigned. */
   readonly #corps = new Map<number, Map<string, string>>();
@@ -187,34 +189,73 @@ export class IdMapper {
     return this.#cache?.get(uid);
   }
 
-  /** The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped. */
+  /**
+   * The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped.
+   * A uid already being looked up by another call waits for that answer instead of asking Redis
+   * again: after a restart under load, thousands of requests miss the LRU on the same hot uids
+   * at once, and without this each of them would send its own script calls.
+   */
   async lookup(uids: readonly string[]): Promise<(number | null)[]> {
     const out = new Array<number | null>(uids.length).fill(null);
     const missing: number[] = [];
+    const waits: Promise<void>[] = [];
     uids.forEach((uid, i) => {
       const hit = this.#cache?.get(uid);
       if (hit !== undefined) out[i] = hit;
-      else if (typeof uid === "string" && uid.length > 0) missing.push(i);
+      else if (typeof uid === "string" && uid.length > 0) {
+        const pending = this.#inflight.get(uid);
+        if (pending) waits.push(pending.then((bit) => void (out[i] = bit)));
+        else missing.push(i);
+      }
     });
-    if (missing.length === 0) return out;
-    await this.#perGroup(
-      missing.map((i) => uids[i]!),
-      async (group, idx) => {
-        const res = await this.#call(
-          "mapLookup",
-          group,
-          idx.map((k) => uids[missing[k]!]!),
-        );
-        res.forEach((seq, k) => {
-          if (seq < 0) return; // not mapped: never cached, it may be mapped any moment
-          const i = missing[idx[k]!]!;
-          const bit = seq * this.groups + (group as number);
-          out[i] = bit;
-          this.#cache?.set(uids[i]!, bit);
-        });
-      },
-    );
+    if (missing.length > 0) await this.#fetch(uids, missing, out);
+    if (waits.length > 0) await Promise.all(waits);
     return out;
+  }
+
+  /** Looks up uids[i] for every i of `missing` in Redis, into `out`, announcing them in flight. */
+  async #fetch(uids: readonly string[], missing: number[], out: (number | null)[]): Promise<void> {
+    let settle!: () => void;
+    let fail!: (err: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    done.catch(() => undefined); // waiters see the failure; this promise itself needs no handler
+    const mine = new Map<string, Promise<number | null>>();
+    for (const i of missing) {
+      const uid = uids[i]!;
+      if (mine.has(uid)) continue;
+      const p = done.then(() => out[i] ?? null);
+      p.catch(() => undefined); // handled by whoever waits; no waiter must not be an unhandled rejection
+      mine.set(uid, p);
+      this.#inflight.set(uid, p);
+    }
+    try {
+      await this.#perGroup(
+        missing.map((i) => uids[i]!),
+        async (group, idx) => {
+          const res = await this.#call(
+            "mapLookup",
+            group,
+            idx.map((k) => uids[missing[k]!]!),
+          );
+          res.forEach((seq, k) => {
+            if (seq < 0) return; // not mapped: never cached, it may be mapped any moment
+            const i = missing[idx[k]!]!;
+            const bit = seq * this.groups + (group as number);
+            out[i] = bit;
+            this.#cache?.set(uids[i]!, bit);
+          });
+        },
+      );
+      settle();
+    } catch (err) {
+      fail(err);
+      throw err;
+    } finally {
+      for (const [uid, p] of mine) if (this.#inflight.get(uid) === p) this.#inflight.delete(uid);
+    }
   }
 
   /** The uid and corpId of each bit, or null when the bit was never handed out. */

@@ -138,6 +138,59 @@ describe("allocation", () => {
   });
 });
 
+describe("lookups", () => {
+  it("share the Redis calls of concurrent misses on the same uids, and their answers", async () => {
+    const m = mapper({ cacheEntries: 100_000 });
+    const ids = uids(2000, "c");
+    const { mappings } = await m.allocate(ids.map((uid) => ({ uid, corpId: "c" })));
+    const cold = mapper({ namespace: m.keys.namespace, cacheEntries: 100_000 }, new Redis(stackEnv().redisUrl));
+    // Count the script calls this mapper sends (the calls themselves go to the real Redis).
+    let calls = 0;
+    const client = cold.redis as unknown as { mapLookup: (...a: unknown[]) => Promise<unknown> };
+    const real = client.mapLookup.bind(client);
+    client.mapLookup = (...a: unknown[]) => {
+      calls++;
+      return real(...a);
+    };
+    try {
+      const asked = [...ids, "never-mapped"];
+      const answers = await Promise.all(Array.from({ length: 20 }, () => cold.lookup(asked)));
+      const want = [...mappings.map((x) => x.bit), null];
+      for (const a of answers) expect(a).toEqual(want);
+      // One call's worth (per group and chunk of 500): not twenty.
+      expect(calls).toBeLessThanOrEqual(8);
+      // The unmapped uid is not cached, and asked again on its own.
+      calls = 0;
+      expect(await cold.lookup(["never-mapped", ids[0]!])).toEqual([null, mappings[0]!.bit]);
+      expect(calls).toBe(1);
+    } finally {
+      (cold.redis as unknown as Redis).disconnect();
+    }
+  });
+});
+
+describe("lookups when Redis fails", () => {
+  it("reject every call that shares the failed lookup, and leave nothing in flight", async () => {
+    const down = new Redis("redis://127.0.0.1:1", {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
+    down.on("error", () => undefined);
+    const m = mapper({ cacheEntries: 100 }, down);
+    try {
+      const ids = uids(50, "f");
+      // The first call sends the lookups; the others wait for them; all fail alike.
+      const all = await Promise.allSettled([m.lookup(ids), m.lookup(ids), m.lookup(ids.slice(0, 5))]);
+      expect(all.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+      // Nothing stays in flight: a later call asks again (and fails again, not hangs).
+      await expect(m.lookup(ids.slice(0, 1))).rejects.toThrow();
+    } finally {
+      down.disconnect();
+    }
+  });
+});
+
 describe("restore", () => {
   it("rebuilds the same bits elsewhere, is idempotent, and never moves a bit", async () => {
     const source = mapper();
