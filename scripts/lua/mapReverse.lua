@@ -3,6 +3,11 @@
 
   KEYS[1]  meta   {map:G}:m   (names the group's hash tag; not read)
   Reads the reverse buckets {map:G}:r:K of the same hash tag (K = seq // 128, field seq % 128).
+  Their names are built here, as mapLookup.lua builds its buckets', rather than passed in KEYS:
+  a page touches a varying number of buckets, and a script with a varying key count fails under
+  ioredis' auto-pipelining on Redis Cluster ("All keys in the pipeline should belong to the same
+  slots allocation group", seen in the cluster test). Every name carries KEYS[1]'s hash tag, so
+  the script still touches one slot.
 
   ARGV[1]  seqs, comma-separated decimal integers
 
