@@ -82,7 +82,7 @@ export function markdown(r: Report): string {
   );
   lines.push("", "## Targets", "", "| figure | value | target | met |", "| --- | ---: | --- | --- |");
   for (const t of r.targets)
-    lines.push(`| ${t.name} | ${fmt(t.value, 2)} | ${t.target} | ${t.met ? "yes" : "**no**"} |`);
+    lines.push(`| ${t.name} | ${fmt(t.value, 3)} | ${t.target} | ${t.met ? "yes" : "**no**"} |`);
   lines.push("", "## Every step", "");
   lines.push(
     "| route | connections | achieved req/s | p50 ms | p99 ms | success | server cores | client cores | within SLO |",
