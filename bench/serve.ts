@@ -12,10 +12,10 @@
 // results.md and latency.svg to --out; --json ends stdout with one JSON object.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { freePort } from "../orchestrator/util/net.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
 import { AUDIENCES, benchEnv, prepareDataset, type Dataset } from "./serve/dataset.js";
 import {
@@ -75,17 +75,6 @@ for (const kv of args.hold.split(",").filter(Boolean)) {
 }
 const PAGE = 1000;
 const BATCH = 1000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startDaemon(port: number): Promise<ChildProcess> {
   const cli = fileURLToPath(new URL("../orchestrator/cli/main.js", import.meta.url));

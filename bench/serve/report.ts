@@ -17,7 +17,8 @@ export interface RouteResult {
   probe: { p50: number; p99: number };
 }
 
-export interface Target {
+/** A target of the issue, against what was measured. */
+export interface TargetResult {
   name: string;
   value: number;
   target: string;
@@ -45,7 +46,7 @@ export interface Report {
   };
   ratios: Record<string, number>;
   batch_checks_per_s: number;
-  targets: Target[];
+  targets: TargetResult[];
 }
 
 const fmt = (n: number, digits = 0): string =>

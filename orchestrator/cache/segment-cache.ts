@@ -302,13 +302,15 @@ export class SegmentCache {
     return blob === undefined ? undefined : blob.has(bit % span);
   }
 
-  /** Membership of one bit in a given view. */
+  /** Membership of one bit in a given view; loads the segment when it is not resident. */
   async containsIn(view: VersionView, bit: number): Promise<boolean> {
+    const now = this.containsNow(view, bit); // empty or resident: no I/O
+    if (now !== undefined) return now;
     const span = 2 ** view.segmentBits;
-    const i = view.bySegment.get(Math.floor(bit / span));
-    if (i === undefined) return false; // empty segment: no I/O
     const offset = bit % span;
-    return this.#withSegment(view, view.entries[i]!, (blob) => blob.has(offset));
+    return this.#withSegment(view, view.entries[view.bySegment.get(Math.floor(bit / span))!]!, (blob) =>
+      blob.has(offset),
+    );
   }
 
   /** Membership of many bits, answered in request order; sorted internally for one walk per segment. */

@@ -1,6 +1,5 @@
 // RecordPublisher against the mock cluster, createKafka's pino logging, and how kafkajs errors map to
 // KafkaPublishError's `retriable`.
-import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import kafkajs, { logLevel } from "kafkajs";
 import { pino } from "pino";
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKafka, kafkaLogLevel, pinoLogCreator } from "../../orchestrator/kafka/client.js";
 import { KafkaPublishError, isRetriableKafkaError } from "../../orchestrator/kafka/errors.js";
 import { RecordPublisher, type PublishRecord } from "../../orchestrator/kafka/producer.js";
+import { freePort } from "../../orchestrator/util/net.js";
 import { uniqueName } from "../helpers/stack.js";
 import { readAll, testKafka, testLog } from "./helpers.js";
 
@@ -69,7 +69,7 @@ describe("RecordPublisher", () => {
   });
 
   it("turns an unreachable cluster into a retriable KafkaPublishError", async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens on it
     const dead = createKafka(
       { brokers: [`127.0.0.1:${port}`], clientId: "bitsync-test", retry: { retries: 1, initialRetryTime: 50 } },
       testLog,
@@ -140,15 +140,3 @@ describe("createKafka logging", () => {
     expect(kafkaLogLevel("silent")).toBe(logLevel.NOTHING);
   });
 });
-
-/** A local port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -2,8 +2,8 @@
 // over the workers, a killed worker replaced while the other keeps answering, SIGTERM stopping
 // them all, and a worker that cannot start stopping the whole daemon with a reason.
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../orchestrator/util/net.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { startCli } from "../helpers/cli.js";
 import { uniqueName, waitFor } from "../helpers/stack.js";
@@ -15,16 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await table.drop();
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function children(pid: number): number[] {
   try {

@@ -3,13 +3,13 @@
 // daemon keeps answering from its cache, reports degraded, and recovers when Redis is back.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDaemon, type Daemon } from "../../orchestrator/serve/daemon.js";
+import { freePort } from "../../orchestrator/util/net.js";
 import { SourceTable, members, newAudienceId } from "../helpers/audience.js";
 import { startCli } from "../helpers/cli.js";
 import { uniqueName, waitFor } from "../helpers/stack.js";
@@ -197,26 +197,9 @@ describe("Redis going away", () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 describe("bitsync serve without its Redis", () => {
   it("waits for it, then stops with a message naming it and exit code 2", async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const srv = createServer();
-      srv.listen(0, "127.0.0.1", () => {
-        const port = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(port));
-      });
-    });
+    const closed = await freePort();
     const run = await startCli(["serve", "--no-consumer"], {
       ...table.env(),
       REDIS_URL: `redis://:hunter2@127.0.0.1:${closed}`,

@@ -290,14 +290,27 @@ describe("sync", () => {
 });
 
 describe("segment cache", () => {
-  it("evicts under a small byte budget and still answers correctly", async () => {
+  /** 100k members over ~20 segments of ~8-10 KB, synced, and a cache of 40 kB (about four segments). */
+  async function withSmallCache(use: (cache: SegmentCache, aud: string, m: number[]) => Promise<void>): Promise<void> {
     const aud = newAudienceId();
-    const m = members(100_000, 20_000_000, 15); // ~20 segments of ~8-10 KB
+    const m = members(100_000, 20_000_000, 15);
     await table.put(aud, 20261120, 0, m);
     const ctx = table.context();
     try {
       await syncAudience(ctx.deps, aud);
       const cache = cacheFor(ctx, 40_000);
+      try {
+        await use(cache, aud, m);
+      } finally {
+        await cache.stop();
+      }
+    } finally {
+      await ctx.close();
+    }
+  }
+
+  it("evicts under a small byte budget and still answers correctly", async () => {
+    await withSmallCache(async (cache, aud, m) => {
       const oracle = new Set(m);
       const probes = members(3000, 20_000_000, 16);
       for (const x of probes) expect((await cache.contains(aud, x)).member).toBe(oracle.has(x));
@@ -305,20 +318,11 @@ describe("segment cache", () => {
       expect(stats.evictions).toBeGreaterThan(0);
       expect(stats.residentBytes).toBeLessThanOrEqual(40_000);
       expect((await cache.containsMany(aud, probes)).members).toEqual(probes.map((x) => oracle.has(x)));
-      await cache.stop();
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 
   it("keeps a segment in use resident while it cycles through the others", async () => {
-    const aud = newAudienceId();
-    const m = members(100_000, 20_000_000, 15); // ~20 segments of ~8-10 KB
-    await table.put(aud, 20261120, 0, m);
-    const ctx = table.context();
-    try {
-      await syncAudience(ctx.deps, aud);
-      const cache = cacheFor(ctx, 40_000); // room for about four segments
+    await withSmallCache(async (cache, aud, m) => {
       const oracle = new Set(m);
       const hot = m[0]!; // in segment 0
       await cache.contains(aud, hot);
@@ -331,10 +335,7 @@ describe("segment cache", () => {
         expect(cache.stats().misses, `segment 0 evicted after segment ${seg}`).toBe(misses);
       }
       expect(cache.stats().evictions).toBeGreaterThan(10);
-      await cache.stop();
-    } finally {
-      await ctx.close();
-    }
+    });
   });
 
   it("answers empty segments without I/O", async () => {
