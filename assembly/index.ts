@@ -17,6 +17,18 @@ import {
 export { contains, containsMany, containsEach, cardinality, rank, select, extract } from "./query";
 export { segmentPortable, segmentSorted, RESULT } from "./segment";
 export { murmur3x64_128 } from "./hash";
+export {
+  uidTableCreate,
+  uidTableFree,
+  uidTableClear,
+  uidTableSize,
+  uidTableBytes,
+  uidTableGet,
+  uidTableSet,
+  uidScanJson,
+  containsBits,
+  boolsJson,
+} from "./uids";
 
 /** Allocates `size` bytes; freed space is reused (TLSF), though linear memory never shrinks. */
 export function alloc(size: usize): usize {

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { createRedis } from "../redis/client.js";
 import { createRedisCluster, type RedisLike } from "../redis/cluster.js";
+import type { BitmapCore } from "../wasm/core.js";
 import { IdMapper } from "./mapper.js";
 
 export interface MappingContext {
@@ -12,7 +13,8 @@ export interface MappingContext {
   close(): Promise<void>;
 }
 
-export function createMappingContext(config: Config, log?: Logger): MappingContext {
+/** `core`: the WASM core whose memory holds the forward cache (serving shares its own). */
+export function createMappingContext(config: Config, log?: Logger, opts: { core?: BitmapCore } = {}): MappingContext {
   const redis: RedisLike =
     config.redisClusterNodes.length > 0
       ? createRedisCluster(config.redisClusterNodes, log, "bitsync-mapping")
@@ -23,6 +25,7 @@ export function createMappingContext(config: Config, log?: Logger): MappingConte
     rules: { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern },
     batchSize: config.mapBatchSize,
     cacheEntries: config.mapCacheEntries,
+    ...(opts.core ? { core: opts.core } : {}),
   });
   return {
     redis,

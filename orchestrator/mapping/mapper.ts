@@ -6,8 +6,8 @@
 // script per group (scripts/lua/mapAllocate.lua): atomic, idempotent, and a uid can only ever
 // reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
 import { Cluster, type Redis } from "ioredis";
-import QuickLRU from "quick-lru";
 import { BitsyncError } from "../errors.js";
+import { BitmapCore, type UidTable } from "../wasm/core.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
 import { checkId, type IdRules } from "./ids.js";
 import { groupOf } from "./hash.js";
@@ -27,6 +27,30 @@ export interface MapperOptions {
   initialBuckets?: number;
   /** Mean uids per forward bucket before one is split (kept so that buckets stay listpacks). */
   bucketLoad?: number;
+  /** The core whose memory holds the forward cache (default: one of the mapper's own). */
+  core?: BitmapCore;
+}
+
+/**
+ * The uids of a batch body, read from its bytes (IdMapper.scanUids): the cached bit of each, or
+ * -1, and where each uid lies in the body, so that only the ones missing become strings.
+ */
+export class ScannedUids {
+  constructor(
+    readonly body: Buffer,
+    readonly bits: Float64Array,
+    readonly spans: Uint32Array,
+  ) {}
+
+  get length(): number {
+    return this.bits.length;
+  }
+
+  /** Uid i as a string (the scan takes ASCII uids only, so latin1 is their UTF-8). */
+  uid(i: number): string {
+    const at = this.spans[2 * i]!;
+    return this.body.toString("latin1", at, at + this.spans[2 * i + 1]!);
+  }
 }
 
 export interface Mapping {
@@ -92,7 +116,8 @@ export class IdMapper {
   readonly groups: number;
   readonly keys: MapKeys;
   readonly #options: MapperOptions;
-  readonly #cache: QuickLRU<string, number> | undefined;
+  /** uid -> bit, in WASM memory: a batch body is looked up from its bytes (see scanUids). */
+  readonly #cache: UidTable | undefined;
   /** Lookups in flight, by uid: a concurrent miss on the same uid waits for the same answer. */
   readonly #inflight = new Map<string, Promise<number | null>>();
   #initialBuckets: number;
@@ -104,8 +129,10 @@ export class IdMapper {
     this.groups = options.groups;
     this.keys = new MapKeys(options.namespace ?? "map");
     this.#options = options;
-    // quick-lru: two generations of Map, so a hit costs a Map lookup (batch checks do thousands).
-    this.#cache = options.cacheEntries > 0 ? new QuickLRU({ maxSize: options.cacheEntries }) : undefined;
+    this.#cache =
+      options.cacheEntries > 0
+        ? (options.core ?? BitmapCore.create({ budgetBytes: 1 << 20 })).uidTable(options.cacheEntries)
+        : undefined;
     this.#initialBuckets = options.initialBuckets ?? DEFAULT_INITIAL_BUCKETS;
   }
 
@@ -187,6 +214,29 @@ export class IdMapper {
   /** The uid's bit if the process-local cache holds it (no I/O), else undefined. */
   cachedBit(uid: string): number | undefined {
     return this.#cache?.get(uid);
+  }
+
+  /**
+   * Reads a batch body of the form {"uids":["...", ...]} straight from its bytes, with the cached
+   * bit of every uid (no strings made, no I/O). Null for any other body, more than maxItems
+   * uids, uids that need JSON unescaping or are not ASCII, or no cache: parse those as JSON.
+   */
+  scanUids(body: Buffer, maxItems: number): ScannedUids | null {
+    const scan = this.#cache?.scan(body, maxItems);
+    return scan ? new ScannedUids(body, scan.bits, scan.spans) : null;
+  }
+
+  /** The bits of a scan's uids, -1 for a uid not mapped: the ones the cache lacked looked up. */
+  async bitsOf(scan: ScannedUids): Promise<Float64Array> {
+    const bits = scan.bits;
+    const missing: number[] = [];
+    for (let i = 0; i < bits.length; i++) if (bits[i]! < 0) missing.push(i);
+    if (missing.length === 0) return bits;
+    const found = await this.lookup(missing.map((i) => scan.uid(i)));
+    found.forEach((bit, k) => {
+      if (bit !== null) bits[missing[k]!] = bit;
+    });
+    return bits;
   }
 
   /**

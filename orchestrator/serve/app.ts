@@ -8,8 +8,10 @@ import type { Logger } from "pino";
 import type { SegmentCache } from "../cache/segment-cache.js";
 import type { IdMapper } from "../mapping/mapper.js";
 import type { VersionStore } from "../sync/store.js";
+import type { BitmapCore } from "../wasm/core.js";
 import type { SyncResult } from "../sync/sync.js";
 import { errorHandler } from "./http-errors.js";
+import { AJV_OPTIONS } from "./schemas.js";
 import type { ServeMetrics } from "./metrics.js";
 import { registerAudienceRoutes } from "./routes/audiences.js";
 import { registerHealthRoutes } from "./routes/health.js";
@@ -17,6 +19,8 @@ import { registerMembershipRoutes } from "./routes/membership.js";
 
 export interface AppDeps {
   cache: SegmentCache;
+  /** The cache's WASM core (the batch route writes its answers' JSON with it). */
+  core: BitmapCore;
   mapper: IdMapper;
   store: VersionStore;
   /** Pinged by /readyz. */
@@ -42,7 +46,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger) => logger,
     // Bodies of batch checks: 10,000 uids of up to 64 bytes fit well under 4 MiB.
     bodyLimit: 4 << 20,
-    ajv: { customOptions: { coerceTypes: "array", removeAdditional: false, allErrors: false } },
+    ajv: { customOptions: AJV_OPTIONS },
     return503OnClosing: true,
     // Every body schema says additionalProperties: false, so a "__proto__" or "constructor" key is
     // refused by validation; scanning each body for them as well costs a third of a batch parse.

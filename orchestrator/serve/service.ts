@@ -37,7 +37,7 @@ export async function createService(
     await sync.close();
     throw err;
   }
-  const mapping = createMappingContext(config, log);
+  const mapping = createMappingContext(config, log, { core: sync.deps.core });
   const cache = new SegmentCache(sync.store, sync.deps.core, {
     budgetBytes: config.wasmBudgetBytes,
     pollMs: config.cachePollMs,
@@ -61,6 +61,7 @@ export async function createService(
   };
   const app = await buildApp({
     cache,
+    core: sync.deps.core,
     mapper: mapping.mapper,
     store: sync.store,
     redis: sync.redis,

@@ -30,6 +30,24 @@ interface CoreExports {
   segmentPortable(ptr: number, len: number, bits: number): number;
   segmentSorted(ptr: number, count: number, wide: number, bits: number): number;
   murmur3x64_128(ptr: number, len: number, seed: bigint, out: number): void;
+  uidTableCreate(maxEntries: number, bytesPerKey: number): number;
+  uidTableFree(t: number): void;
+  uidTableClear(t: number): void;
+  uidTableSize(t: number): number;
+  uidTableBytes(t: number): number;
+  uidTableGet(t: number, key: number, len: number): number;
+  uidTableSet(t: number, key: number, len: number, bit: number): void;
+  uidScanJson(t: number, body: number, len: number, maxItems: number, bits: number, spans: number): number;
+  containsBits(
+    bits: number,
+    n: number,
+    segmentBits: number,
+    table: number,
+    segs: number,
+    work: number,
+    out: number,
+  ): number;
+  boolsJson(src: number, n: number, dst: number): number;
 }
 
 /** Shape of batch results: one byte per query (0/1), or a bitset with bit i for query i. */
@@ -86,6 +104,25 @@ export interface CoreStats {
   residentBlobs: number;
   budgetBytes: number;
 }
+
+/** A segment of one version and its pinned bytes, for BitmapCore.containsBits. */
+export interface SegmentBlob {
+  segment: number;
+  blob: ResidentBlob;
+}
+
+/** What a batch body scan found: per uid, its cached bit or -1, and where its bytes lie. */
+export interface UidScan {
+  bits: Float64Array;
+  /** spans[2i], spans[2i+1]: offset and length of uid i in the body. */
+  spans: Uint32Array;
+}
+
+/**
+ * Below this, a bit takes the batch path of containsBits for any batch of up to 2^20 bits (the
+ * bit and its position share one u64 sort key there); above it, one check at a time.
+ */
+export const BATCH_BIT_LIMIT = 2 ** 44;
 
 const RECORD_BYTES = 32;
 const MIN_BITS = 16;
@@ -410,6 +447,111 @@ export class BitmapCore {
     return this.#u8.slice(out, out + outBytes);
   }
 
+  /**
+   * Membership of many bits (a negative one is no member) in one version, answered in request
+   * order (out[i] is 1 or 0): sorted inside the core, each segment walked once. `segments` must
+   * hold every segment the bits touch that is not empty; every bit must be below BATCH_BIT_LIMIT.
+   */
+  containsBits(bits: Float64Array, segmentBits: number, segments: readonly SegmentBlob[]): Uint8Array {
+    const n = bits.length;
+    if (n > 1 << 20) throw new RangeError(`containsBits: ${n} bits, over 2^20`);
+    const segs = [...segments].sort((a, b) => a.segment - b.segment);
+    const tableBytes = segs.length * 12;
+    // bits (8-aligned), then the segment table, the work area (13 B a bit) and the answers
+    const area = this.#scratchArea(8 + n * 8 + tableBytes + 8 + n * 21 + n);
+    const bitsAt = (area + 7) & ~7;
+    new Float64Array(this.#buffer, bitsAt, n).set(bits);
+    const table = bitsAt + n * 8;
+    let t = table >>> 2;
+    for (const { segment, blob } of segs) {
+      if (blob.core !== this) throw new WasmCoreError("containsBits: blob belongs to another core");
+      if (segment >>> 0 !== segment) throw new RangeError(`containsBits: segment ${segment} is not a u32`);
+      this.#u32[t++] = segment;
+      this.#u32[t++] = blob.address();
+      this.#u32[t++] = blob.byteLength;
+    }
+    const work = (table + tableBytes + 7) & ~7;
+    const out = work + n * 21;
+    const rc = this.#x.containsBits(bitsAt, n, segmentBits, table, segs.length, work, out);
+    if (rc < 0) throw new BlobFormatError(rc, "containsBits");
+    return this.#u8.slice(out, out + n);
+  }
+
+  /** Answers (bytes 0/1) as the inside of a JSON array of booleans: "true,false,...". */
+  boolsJson(answers: Uint8Array): string {
+    const n = answers.length;
+    const area = this.#scratchArea(n * 7 + 8);
+    this.#u8.set(answers, area);
+    const len = this.#x.boolsJson(area, n, area + n);
+    return Buffer.from(this.#buffer, area + n, len).toString("latin1");
+  }
+
+  /**
+   * A forward cache of the ID mapping, uid -> bit, in linear memory: at most `maxEntries` uids,
+   * about `bytesPerKey` bytes of key each (longer ones make it hold fewer).
+   */
+  uidTable(maxEntries: number, bytesPerKey = 24): UidTable {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 2 ** 28) {
+      throw new RangeError(`uidTable: maxEntries must be an integer in [1, 2^28], got ${maxEntries}`);
+    }
+    let t: number;
+    try {
+      t = this.#x.uidTableCreate(maxEntries, bytesPerKey) >>> 0;
+    } catch (err) {
+      throw new WasmCoreError(`WASM core could not allocate a uid cache of ${maxEntries} entries`, { cause: err });
+    }
+    this.#refresh();
+    return new UidTable(this, t, this.#x);
+  }
+
+  /** Copies a uid's UTF-8 bytes to scratch; returns their length (they start at the scratch area). */
+  #uidBytes(uid: string): number {
+    const n = uid.length;
+    // ASCII, the common case, without an encoder call; anything else through Buffer.
+    // 16 bytes past the key: the core reads keys a word at a time (and masks).
+    const area = this.#scratchArea(n * 3 + 16);
+    const u8 = this.#u8;
+    for (let i = 0; i < n; i++) {
+      const c = uid.charCodeAt(i);
+      if (c >= 0x80) return Buffer.from(u8.buffer, area, n * 3).write(uid, "utf8");
+      u8[area + i] = c;
+    }
+    return n;
+  }
+
+  /** @internal See UidTable.get. */
+  uidGet(t: number, uid: string): number {
+    const len = this.#uidBytes(uid);
+    const bit = this.#x.uidTableGet(t, this.#scratch, len);
+    this.#refresh(); // a hit in the old generation is copied to the young one, which may grow
+    return bit;
+  }
+
+  /** @internal See UidTable.set. */
+  uidSet(t: number, uid: string, bit: number): void {
+    const len = this.#uidBytes(uid);
+    this.#x.uidTableSet(t, this.#scratch, len, bit);
+    this.#refresh();
+  }
+
+  /** @internal Scans a batch body into the uid table; see UidTable.scan. */
+  uidScan(t: number, body: Uint8Array, maxItems: number): UidScan | null {
+    const len = body.length;
+    // bits (8-aligned), spans, the body, and 16 bytes past it (the core reads words).
+    const area = this.#scratchArea(8 + maxItems * 16 + len + 16);
+    const bitsAt = (area + 7) & ~7;
+    const spansAt = bitsAt + maxItems * 8;
+    const bodyAt = spansAt + maxItems * 8;
+    this.#u8.set(body, bodyAt);
+    const n = this.#x.uidScanJson(t, bodyAt, len, maxItems, bitsAt, spansAt);
+    this.#refresh();
+    if (n < 0) return null;
+    return {
+      bits: new Float64Array(this.#buffer.slice(bitsAt, bitsAt + n * 8)),
+      spans: this.#u32.slice(spansAt >>> 2, (spansAt >>> 2) + 2 * n),
+    };
+  }
+
   /** @internal Copies a resident blob out. */
   copyOut(ptr: number, len: number): Uint8Array {
     return this.#u8.slice(ptr, ptr + len);
@@ -552,5 +694,68 @@ export class SegmentCut {
     if (this.#block === 0) return;
     this.core.freeBlock(this.#block);
     this.#block = 0;
+  }
+}
+
+/**
+ * The mapping's forward cache in the core's memory (see BitmapCore.uidTable): two generations,
+ * so the uids used lately stay and the rest go, as with an LRU. Bits are exact up to 2^53.
+ */
+export class UidTable {
+  #t: number;
+  readonly #x: CoreExports;
+
+  /** @internal Use BitmapCore.uidTable(). */
+  constructor(
+    readonly core: BitmapCore,
+    t: number,
+    x: CoreExports,
+  ) {
+    this.#t = t;
+    this.#x = x;
+  }
+
+  #table(): number {
+    if (this.#t === 0) throw new WasmCoreError("uid table used after dispose()");
+    return this.#t;
+  }
+
+  /** The cached bit of the uid, or undefined. */
+  get(uid: string): number | undefined {
+    const bit = this.core.uidGet(this.#table(), uid);
+    return bit < 0 ? undefined : bit;
+  }
+
+  set(uid: string, bit: number): void {
+    if (!Number.isSafeInteger(bit) || bit < 0) throw new RangeError(`uid table: bit ${bit} is not a safe integer >= 0`);
+    this.core.uidSet(this.#table(), uid, bit);
+  }
+
+  /**
+   * Reads a body of the form {"uids":["...", ...]} and looks every uid up: its bit, or -1 when
+   * not cached. Null for any other body (another shape, escapes or non-ASCII in a uid, more than
+   * maxItems uids): parse that one as JSON.
+   */
+  scan(body: Uint8Array, maxItems: number): UidScan | null {
+    return this.core.uidScan(this.#table(), body, maxItems);
+  }
+
+  get size(): number {
+    return this.#x.uidTableSize(this.#table());
+  }
+
+  /** Bytes of linear memory the table holds. */
+  get byteLength(): number {
+    return this.#x.uidTableBytes(this.#table());
+  }
+
+  clear(): void {
+    this.#x.uidTableClear(this.#table());
+  }
+
+  dispose(): void {
+    if (this.#t === 0) return;
+    this.#x.uidTableFree(this.#t);
+    this.#t = 0;
   }
 }

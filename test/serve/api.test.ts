@@ -128,6 +128,59 @@ describe("membership", () => {
     expect(byBits.json<{ members: boolean[] }>().members).toEqual(sample.map((u) => members.b.has(u)));
   });
 
+  it("answers a batch the same whether its body is read by the core or parsed as JSON, cold or hot", async () => {
+    // A fresh service: the first batch misses the uid cache and the segments, the next ones hit.
+    const cold = await createService(
+      table.config({
+        BITSYNC_MAP_NAMESPACE: service.mapping.mapper.keys.namespace,
+        BITSYNC_BATCH_LIMIT: "2000",
+        REDIS_CLUSTER_NODES: "",
+      }),
+      undefined,
+      { defaultMetrics: false },
+    );
+    try {
+      const sample = [...users.filter((_, i) => i % 3 === 1), "ghost-user", "", "x".repeat(300)];
+      const want = { audience: aud.b, version: 1, members: sample.map((u) => members.b.has(u)), unmapped: 3 };
+      const plain = JSON.stringify({ uids: sample });
+      // The same uids in forms only JSON.parse takes: escapes, a non-ASCII spelling of nothing new.
+      const escaped = plain.replace(/"user/g, '"\\u0075ser');
+      const spaced = `\n { "uids" :\t[ ${sample.map((u) => JSON.stringify(u)).join(" ,\r\n")} ] } `;
+      for (const [what, payload] of [
+        ["cold, read by the core", plain],
+        ["hot, read by the core", plain],
+        ["escaped, parsed as JSON", escaped],
+        ["whitespace, read by the core", spaced],
+      ] as const) {
+        const res = await cold.app.inject({
+          method: "POST",
+          url: `/v1/audiences/${aud.b}/contains`,
+          payload,
+          headers: { "content-type": "application/json" },
+        });
+        expect(res.statusCode, what).toBe(200);
+        expect(res.headers["content-type"], what).toMatch(/^application\/json/);
+        expect(res.json(), what).toEqual(want);
+      }
+      // The core took the plain bodies: their uids went into its cache from the first batch.
+      expect(cold.mapping.mapper.cachedBit(users[1]!)).toBe(bitOf.get(users[1]!));
+      expect(cold.mapping.mapper.scanUids(Buffer.from(plain), 10_000)?.length).toBe(sample.length);
+      expect(cold.mapping.mapper.scanUids(Buffer.from(escaped), 10_000)).toBeNull();
+      // Over the limit, whichever way the body is read: refused with the reason.
+      const many = JSON.stringify({ uids: Array.from({ length: 2001 }, (_, i) => `u${i}`) });
+      const over = await cold.app.inject({
+        method: "POST",
+        url: `/v1/audiences/${aud.b}/contains`,
+        payload: many,
+        headers: { "content-type": "application/json" },
+      });
+      expect(over.statusCode).toBe(400);
+      expect(over.json().message).toMatch(/2000/);
+    } finally {
+      await cold.close();
+    }
+  });
+
   it("evaluates set expressions over audiences, each at one version", async () => {
     const expr = `${aud.a} & (${aud.b} | ${aud.c}) & !${aud.d}`;
     for (const u of users.filter((_, i) => i % 37 === 0).concat(users.slice(-10))) {
@@ -309,6 +362,21 @@ describe("bad input", () => {
         400,
       ],
       ["batch of strings as bits", () => post(`/v1/audiences/${aud.a}/contains`, { bits: ["x"] }), 400],
+      ["batch with another key", () => post(`/v1/audiences/${aud.a}/contains`, { uids: ["a"], more: 1 }), 400],
+      ["batch of neither", () => post(`/v1/audiences/${aud.a}/contains`, {}), 400],
+      ["batch of both", () => post(`/v1/audiences/${aud.a}/contains`, { uids: ["a"], bits: [1] }), 400],
+      ["batch, unknown audience", () => post(`/v1/audiences/999999999999/contains`, { uids: ["a"] }), 404],
+      [
+        "batch, empty body",
+        () =>
+          app.inject({
+            method: "POST",
+            url: `/v1/audiences/${aud.a}/contains`,
+            payload: "",
+            headers: { "content-type": "application/json" },
+          }),
+        400,
+      ],
       ["malformed expression", () => post("/v1/contains", { uid: "u", expr: `${aud.a} & (` }), 400],
       ["expression with junk", () => post("/v1/contains", { uid: "u", expr: "1 + 2" }), 400],
       ["forged cursor", () => get(`/v1/audiences/${aud.a}/members?cursor=abc`), 400],

@@ -1,10 +1,14 @@
 // Membership: GET and POST /v1/audiences/:id/contains, and POST /v1/contains (set expressions).
-import type { FastifyInstance } from "fastify";
+import { AjvCompiler } from "@fastify/ajv-compiler";
+import type { FastifyInstance, FastifySchemaCompiler } from "fastify";
 import type { VersionView } from "../../cache/segment-cache.js";
 import type { AppDeps } from "../app.js";
 import { evaluate, parseExpression } from "../expression.js";
 import { HttpError } from "../http-errors.js";
-import { AUDIENCE_PARAMS, BIT, UID, replies } from "../schemas.js";
+import { ScannedUids } from "../../mapping/mapper.js";
+import { AJV_OPTIONS, AUDIENCE_PARAMS, BIT, UID, replies } from "../schemas.js";
+
+type Validation = ReturnType<FastifySchemaCompiler<unknown>>;
 
 export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { cache, mapper } = deps;
@@ -60,44 +64,92 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
     return { audience, version: view.version, member: await cache.containsIn(view, mappedBit), mapped: true };
   }
 
-  app.post<{ Params: { id: string }; Body: { uids?: string[]; bits?: number[] } }>(
-    "/v1/audiences/:id/contains",
-    {
-      schema: {
-        summary: "Are these uids (or bits) in the audience? Answers in request order",
-        params: AUDIENCE_PARAMS,
-        body: {
-          type: "object",
-          properties: {
-            // Items are only typed: a uid too long or empty is simply not mapped, and per-item
-            // length checks cost more than the lookups on a 10,000-uid batch.
-            uids: { type: "array", items: { type: "string" }, maxItems: deps.limits.batch },
-            bits: { type: "array", items: BIT, maxItems: deps.limits.batch },
-          },
-          additionalProperties: false,
-        },
-        response: replies({
-          audience: { type: "string" },
-          version: { type: "integer" },
-          members: { type: "array", items: { type: "boolean" } },
-          unmapped: { type: "integer" },
-        }),
-      },
-    },
-    async (req) => {
-      const { uids, bits } = req.body ?? {};
-      if ((uids === undefined) === (bits === undefined)) {
-        throw new HttpError(400, "bad_request", 'give exactly one of "uids" or "bits"');
+  // The batch check in a scope of its own, with a body parser of its own: a body of the plain
+  // form {"uids":[...]} is read from its bytes by the core (no JSON.parse, no strings for uids
+  // the cache holds), and any other body is parsed as JSON and validated as usual.
+  app.register(async (scope) => {
+    const limit = deps.limits.batch;
+    scope.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body: Buffer, done) => {
+      const scanned = mapper.scanUids(body, limit);
+      if (scanned) return done(null, scanned);
+      if (body.length === 0) return done(new HttpError(400, "bad_request", "the body is empty: send JSON"));
+      try {
+        done(null, JSON.parse(body.toString("utf8")));
+      } catch (err) {
+        done(new HttpError(400, "bad_request", `the body is not JSON: ${(err as Error).message}`));
       }
-      const audience = req.params.id;
-      if (bits !== undefined) return { audience, ...(await cache.containsMany(audience, bits)) };
-      const [view, found] = await Promise.all([cache.current(audience), mapper.lookup(uids!)]);
-      let unmapped = 0;
-      for (const b of found) if (b === null) unmapped++;
-      const members = await cache.containsManyIn(view, found);
-      return { audience, version: view.version, members, unmapped };
-    },
-  );
+    });
+    // Scanned bodies are valid by construction (the scan takes nothing else); the rest are
+    // validated against the route's schema, by fastify's own compiler with the app's options.
+    const compile = AjvCompiler()({}, { customOptions: AJV_OPTIONS });
+    scope.setValidatorCompiler((route) => {
+      const validate = compile(route);
+      if (route.httpPart !== "body") return validate;
+      const check: Validation = (data: unknown) => {
+        if (data instanceof ScannedUids) return true;
+        const ok = validate(data) as boolean;
+        check.errors = validate.errors as Validation["errors"];
+        return ok;
+      };
+      return check;
+    });
+
+    scope.post<{ Params: { id: string }; Body: ScannedUids | { uids?: string[]; bits?: number[] } }>(
+      "/v1/audiences/:id/contains",
+      {
+        schema: {
+          summary: "Are these uids (or bits) in the audience? Answers in request order",
+          params: AUDIENCE_PARAMS,
+          body: {
+            type: "object",
+            properties: {
+              // Items are only typed: a uid too long or empty is simply not mapped, and per-item
+              // length checks cost more than the lookups on a 10,000-uid batch.
+              uids: { type: "array", items: { type: "string" }, maxItems: limit },
+              bits: { type: "array", items: BIT, maxItems: limit },
+            },
+            additionalProperties: false,
+          },
+          response: replies({
+            audience: { type: "string" },
+            version: { type: "integer" },
+            members: { type: "array", items: { type: "boolean" } },
+            unmapped: { type: "integer" },
+          }),
+        },
+      },
+      async (req, reply) => {
+        const audience = req.params.id;
+        const body = req.body;
+        let bits: Float64Array;
+        let byUid = true;
+        if (body instanceof ScannedUids) {
+          bits = await mapper.bitsOf(body);
+        } else {
+          const { uids, bits: given } = body ?? {};
+          if ((uids === undefined) === (given === undefined)) {
+            throw new HttpError(400, "bad_request", 'give exactly one of "uids" or "bits"');
+          }
+          if (given !== undefined) {
+            bits = Float64Array.from(given);
+            byUid = false;
+          } else {
+            bits = Float64Array.from(await mapper.lookup(uids!), (b) => b ?? -1);
+          }
+        }
+        const view = cache.currentNow(audience) ?? (await cache.current(audience));
+        const answers = cache.containsBitsNow(view, bits) ?? (await cache.containsBitsIn(view, bits));
+        // The answer as text: a thousand booleans written by the core, not by the serializer.
+        let text = `{"audience":"${audience}","version":${view.version},"members":[${deps.core.boolsJson(answers)}]`;
+        if (byUid) {
+          let unmapped = 0;
+          for (let i = 0; i < bits.length; i++) if (bits[i]! < 0) unmapped++;
+          text += `,"unmapped":${unmapped}`;
+        }
+        return reply.type("application/json; charset=utf-8").send(text + "}");
+      },
+    );
+  });
 
   app.post<{ Body: { uid?: string; bit?: number; expr: string } }>(
     "/v1/contains",
