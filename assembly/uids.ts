@@ -405,7 +405,7 @@ export function uidScanJson(t: usize, body: usize, len: usize, maxItems: u32, bi
   for (let i: u32 = 0; i < n; i++) {
     touched += load<u32>(slots + ((<usize>(load<u32>(bits + ((<usize>i) << 3)) & mask)) << SLOT_SHIFT));
   }
-  sink = touched;
+  _sink = touched;
   for (let i: u32 = 0; i < n; i++) {
     const start = body + <usize>load<u32>(spans + ((<usize>i) << 3));
     readKey(start, <usize>load<u32>(spans + ((<usize>i) << 3), 4));
@@ -415,7 +415,7 @@ export function uidScanJson(t: usize, body: usize, len: usize, maxItems: u32, bi
 }
 
 /** Keeps the loads ahead of the lookups from being optimized away. */
-let sink: u32 = 0;
+let _sink: u32 = 0;
 
 // ---- membership of many bits across segments --------------------------------------------------
 

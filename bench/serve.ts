@@ -5,14 +5,15 @@
 // server is measured the same way, so every figure is also a ratio to it.
 //
 //   npm run bench:serve [-- --quick] [-- --json] [-- --users 1000000] [-- --max-connections 256]
-//                       [-- --workers 1]   (BITSYNC_HTTP_WORKERS of the daemon)
+//                       [-- --workers auto] (BITSYNC_HTTP_WORKERS of the daemon: auto, one per core,
+//                                           as on a serving host; 1 for a single process)
 //                       [-- --hold single=10000,batch=1000] [-- --out bench/results/serve] [-- --fresh]
 //
 // The npm script brings the local stack up first (scripts/bench-serve.sh). Writes results.json,
 // results.md and latency.svg to --out; --json ends stdout with one JSON object.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpus } from "node:os";
+import { availableParallelism, cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { freePort } from "../orchestrator/util/net.js";
@@ -38,7 +39,7 @@ const { values: args } = parseArgs({
     fresh: { type: "boolean", default: false },
     users: { type: "string", default: "1000000" },
     "max-connections": { type: "string", default: "256" },
-    workers: { type: "string", default: "1" },
+    workers: { type: "string", default: "auto" },
     hold: { type: "string", default: "" },
     out: { type: "string", default: "bench/results/serve" },
   },
@@ -51,6 +52,11 @@ for (const k of ["REDIS_URL", "MYSQL_URL", "KAFKA_BROKERS"]) {
   }
 }
 
+const workers = args.workers === "auto" ? availableParallelism() : Number(args.workers);
+if (!Number.isInteger(workers) || workers < 1) {
+  console.error(`--workers ${args.workers}: expected auto or a count of processes`);
+  process.exit(2);
+}
 const maxConnections = Number(args["max-connections"]);
 const doubling = (from: number): number[] => {
   const out: number[] = [];
@@ -84,7 +90,7 @@ async function startDaemon(port: number): Promise<ChildProcess> {
       ...benchEnv(),
       BITSYNC_HTTP_HOST: "127.0.0.1",
       BITSYNC_HTTP_PORT: String(port),
-      BITSYNC_HTTP_WORKERS: args.workers,
+      BITSYNC_HTTP_WORKERS: String(workers),
       BITSYNC_ADMIN_TOKEN: randomBytes(12).toString("base64url"),
       // The daemon runs as in production, registration consumer included, on topics of its own.
       BITSYNC_REGISTRATION_TOPIC: "bench-serve-registrations",
@@ -176,7 +182,7 @@ async function verify(base: string, ds: Dataset, targets: Target[]): Promise<voi
 const started = Date.now();
 const ds = await prepareDataset({ users: Number(args.users), fresh: args.fresh, log });
 const port = await freePort();
-log(`daemon: starting on port ${port}`);
+log(`daemon: starting on port ${port}, ${workers} HTTP worker(s)`);
 const daemon = await startDaemon(port);
 const stopDaemon = (): void => void daemon.kill("SIGTERM");
 process.once("exit", stopDaemon);
@@ -256,7 +262,7 @@ try {
     seconds: Math.round((Date.now() - started) / 1000),
     quick: args.quick,
     machine: { cpus: cpus().length, node: process.version },
-    workers: Number(args.workers),
+    workers,
     dataset: {
       users: ds.users,
       reused: ds.reused,

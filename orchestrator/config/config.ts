@@ -2,6 +2,7 @@
 // BITSYNC_CONFIG (keys are the same variable names; the environment wins). Every setting has a
 // default and a help line; a bad value throws ConfigError naming the variable.
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { ConfigError } from "../errors.js";
 import { DEFAULT_SEGMENT_BITS } from "./defaults.js";
 
@@ -428,8 +429,9 @@ export const SETTINGS = [
     key: "httpWorkers",
     env: "BITSYNC_HTTP_WORKERS",
     default: "1",
-    help: "Processes `bitsync serve` runs the HTTP API in, sharing its port (each holds its own caches)",
-    parse: integer(1, 256),
+    help: "Processes `bitsync serve` runs the HTTP API in, sharing its port (each holds its own caches); auto: one per core",
+    parse: (raw: string, env: string): number =>
+      raw.trim().toLowerCase() === "auto" ? Math.min(256, availableParallelism()) : integer(1, 256)(raw, env),
   } satisfies Setting<"httpWorkers">,
   {
     key: "httpPort",

@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { configFromEnv, describeConfig, redact } from "../../orchestrator/config/config.js";
@@ -19,6 +19,13 @@ describe("configFromEnv", () => {
     expect(c.kafkaBrokers).toEqual(["a:1", "b:2"]);
     expect(c.segmentBits).toBe(18);
     expect(c.redisUrl).toBe("redis://r:1");
+  });
+
+  it("takes auto for one HTTP worker per core", () => {
+    expect(configFromEnv({}).httpWorkers).toBe(1);
+    expect(configFromEnv({ BITSYNC_HTTP_WORKERS: "3" }).httpWorkers).toBe(3);
+    expect(configFromEnv({ BITSYNC_HTTP_WORKERS: "auto" }).httpWorkers).toBe(availableParallelism());
+    expect(() => configFromEnv({ BITSYNC_HTTP_WORKERS: "many" })).toThrow(/BITSYNC_HTTP_WORKERS=many/);
   });
 
   it("names the variable when a value cannot work", () => {
