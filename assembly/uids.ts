@@ -327,14 +327,17 @@ function specialBytes(w: u64): u64 {
   return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - 0x2020202020202020) & ~w) | w) & HIGHS;
 }
 
+/** Bytes per uid of uidScanJson's `meta`: u32 start (from body), u32 length, u32 hash, pad, u64. */
+export const META: usize = 24;
+
 /**
  * Reads a body of exactly the form {"uids":["...", ...]} (any JSON whitespace), looking every uid
- * up in the table: bits[i] (f64) is its bit or -1, spans[2i], spans[2i+1] where its bytes start
- * (from body) and how many. Returns the number of uids, or SCAN_FALLBACK for anything else:
+ * up in the table: bits[i] (f64) is its bit or -1; meta (META bytes a uid) starts with where its
+ * bytes start (from body) and how many, as two u32. Returns the number of uids, or SCAN_FALLBACK for anything else:
  * another shape, more than `maxItems` uids, a uid with an escape, a control character or a
  * non-ASCII byte. The caller parses those as JSON, which also gives a malformed body its error.
  */
-export function uidScanJson(t: usize, body: usize, len: usize, maxItems: u32, bits: usize, spans: usize): i32 {
+export function uidScanJson(t: usize, body: usize, len: usize, maxItems: u32, bits: usize, meta: usize): i32 {
   const end = body + len;
   let p = skipWs(body, end);
   if (p >= end || load<u8>(p) != 0x7b) return SCAN_FALLBACK; // {
@@ -363,12 +366,16 @@ export function uidScanJson(t: usize, body: usize, len: usize, maxItems: u32, bi
       if (p >= end || load<u8>(p) != 0x22) return SCAN_FALLBACK;
       if (n >= maxItems) return SCAN_FALLBACK;
       const klen = p - start;
+      // The key read once: its words and hash wait in bits and meta for the lookups below.
+      const m = meta + <usize>n * META;
+      store<u32>(m, <u32>(start - body));
+      store<u32>(m, <u32>klen, 4);
       if (t != 0) {
         readKey(start, klen);
-        store<u32>(bits + ((<usize>n) << 3), kHash);
+        store<u64>(bits + ((<usize>n) << 3), kW0);
+        store<u32>(m, kHash, 8);
+        store<u64>(m, kW1, 16);
       }
-      store<u32>(spans + ((<usize>n) << 3), <u32>(start - body));
-      store<u32>(spans + ((<usize>n) << 3), <u32>klen, 4);
       n++;
       p++;
       // The common separator, `,"`, without the whitespace loop.
@@ -403,13 +410,17 @@ export function uidScanJson(t: usize, body: usize, len: usize, maxItems: u32, bi
   const mask = load<u32>(r, G_MASK);
   let touched: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    touched += load<u32>(slots + ((<usize>(load<u32>(bits + ((<usize>i) << 3)) & mask)) << SLOT_SHIFT));
+    touched += load<u32>(slots + ((<usize>(load<u32>(meta + <usize>i * META, 8) & mask)) << SLOT_SHIFT));
   }
   _sink = touched;
   for (let i: u32 = 0; i < n; i++) {
-    const start = body + <usize>load<u32>(spans + ((<usize>i) << 3));
-    readKey(start, <usize>load<u32>(spans + ((<usize>i) << 3), 4));
-    store<f64>(bits + ((<usize>i) << 3), lookupRead(t, start));
+    const m = meta + <usize>i * META;
+    const b = bits + ((<usize>i) << 3);
+    kLen = <usize>load<u32>(m, 4);
+    kW0 = load<u64>(b);
+    kW1 = load<u64>(m, 16);
+    kHash = load<u32>(m, 8);
+    store<f64>(b, lookupRead(t, body + <usize>load<u32>(m)));
   }
   return <i32>n;
 }

@@ -33,23 +33,17 @@ export interface MapperOptions {
 
 /**
  * The uids of a batch body, read from its bytes (IdMapper.scanUids): the cached bit of each, or
- * -1, and where each uid lies in the body, so that only the ones missing become strings.
+ * -1, and the uids the cache lacks, the only ones made into strings.
  */
 export class ScannedUids {
   constructor(
-    readonly body: Buffer,
     readonly bits: Float64Array,
-    readonly spans: Uint32Array,
+    readonly missing: readonly number[],
+    readonly missingUids: readonly string[],
   ) {}
 
   get length(): number {
     return this.bits.length;
-  }
-
-  /** Uid i as a string (the scan takes ASCII uids only, so latin1 is their UTF-8). */
-  uid(i: number): string {
-    const at = this.spans[2 * i]!;
-    return this.body.toString("latin1", at, at + this.spans[2 * i + 1]!);
   }
 }
 
@@ -223,18 +217,19 @@ export class IdMapper {
    */
   scanUids(body: Buffer, maxItems: number): ScannedUids | null {
     const scan = this.#cache?.scan(body, maxItems);
-    return scan ? new ScannedUids(body, scan.bits, scan.spans) : null;
+    return scan ? new ScannedUids(scan.bits, scan.missing, scan.missingUids) : null;
   }
 
-  /** The bits of a scan's uids, -1 for a uid not mapped: the ones the cache lacked looked up. */
+  /**
+   * The bits of a scan's uids, -1 for a uid not mapped: the ones the cache lacked looked up. Fills
+   * the scan's own array.
+   */
   async bitsOf(scan: ScannedUids): Promise<Float64Array> {
     const bits = scan.bits;
-    const missing: number[] = [];
-    for (let i = 0; i < bits.length; i++) if (bits[i]! < 0) missing.push(i);
-    if (missing.length === 0) return bits;
-    const found = await this.lookup(missing.map((i) => scan.uid(i)));
+    if (scan.missing.length === 0) return bits;
+    const found = await this.lookup(scan.missingUids);
     found.forEach((bit, k) => {
-      if (bit !== null) bits[missing[k]!] = bit;
+      if (bit !== null) bits[scan.missing[k]!] = bit;
     });
     return bits;
   }

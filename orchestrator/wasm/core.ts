@@ -37,7 +37,7 @@ interface CoreExports {
   uidTableBytes(t: number): number;
   uidTableGet(t: number, key: number, len: number): number;
   uidTableSet(t: number, key: number, len: number, bit: number): void;
-  uidScanJson(t: number, body: number, len: number, maxItems: number, bits: number, spans: number): number;
+  uidScanJson(t: number, body: number, len: number, maxItems: number, bits: number, meta: number): number;
   containsBits(
     bits: number,
     n: number,
@@ -111,11 +111,12 @@ export interface SegmentBlob {
   blob: ResidentBlob;
 }
 
-/** What a batch body scan found: per uid, its cached bit or -1, and where its bytes lie. */
+/** What a batch body scan found: per uid, its cached bit or -1; the uids the cache lacks. */
 export interface UidScan {
   bits: Float64Array;
-  /** spans[2i], spans[2i+1]: offset and length of uid i in the body. */
-  spans: Uint32Array;
+  /** Positions of the uids the cache lacks (bits[i] is -1), and those uids. */
+  missing: number[];
+  missingUids: string[];
 }
 
 /**
@@ -537,19 +538,28 @@ export class BitmapCore {
   /** @internal Scans a batch body into the uid table; see UidTable.scan. */
   uidScan(t: number, body: Uint8Array, maxItems: number): UidScan | null {
     const len = body.length;
-    // bits (8-aligned), spans, the body, and 16 bytes past it (the core reads words).
-    const area = this.#scratchArea(8 + maxItems * 16 + len + 16);
+    // bits (8-aligned), 24 bytes of meta a uid, the body, and 16 bytes past it (the core reads words).
+    const area = this.#scratchArea(8 + maxItems * 32 + len + 16);
     const bitsAt = (area + 7) & ~7;
-    const spansAt = bitsAt + maxItems * 8;
-    const bodyAt = spansAt + maxItems * 8;
+    const metaAt = bitsAt + maxItems * 8;
+    const bodyAt = metaAt + maxItems * 24;
     this.#u8.set(body, bodyAt);
-    const n = this.#x.uidScanJson(t, bodyAt, len, maxItems, bitsAt, spansAt);
+    const n = this.#x.uidScanJson(t, bodyAt, len, maxItems, bitsAt, metaAt);
     this.#refresh();
     if (n < 0) return null;
-    return {
-      bits: new Float64Array(this.#buffer.slice(bitsAt, bitsAt + n * 8)),
-      spans: this.#u32.slice(spansAt >>> 2, (spansAt >>> 2) + 2 * n),
-    };
+    const bits = new Float64Array(n);
+    bits.set(new Float64Array(this.#buffer, bitsAt, n));
+    // Only the uids the cache lacks become strings (the scan takes ASCII only: latin1 is UTF-8).
+    const missing: number[] = [];
+    const missingUids: string[] = [];
+    const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    for (let i = 0; i < n; i++) {
+      if (bits[i]! >= 0) continue;
+      const m = (metaAt >>> 2) + i * 6;
+      missing.push(i);
+      missingUids.push(text.toString("latin1", this.#u32[m]!, this.#u32[m]! + this.#u32[m + 1]!));
+    }
+    return { bits, missing, missingUids };
   }
 
   /** @internal Copies a resident blob out. */

@@ -146,17 +146,17 @@ describe("membership", () => {
       // The same uids in forms only JSON.parse takes: escapes, a non-ASCII spelling of nothing new.
       const escaped = plain.replace(/"user/g, '"\\u0075ser');
       const spaced = `\n { "uids" :\t[ ${sample.map((u) => JSON.stringify(u)).join(" ,\r\n")} ] } `;
-      for (const [what, payload] of [
-        ["cold, read by the core", plain],
-        ["hot, read by the core", plain],
-        ["escaped, parsed as JSON", escaped],
-        ["whitespace, read by the core", spaced],
+      for (const [what, payload, type] of [
+        ["cold, read by the core", plain, "application/json"],
+        ["hot, read by the core", plain, "application/json"],
+        ["escaped, parsed as JSON", escaped, "application/json"],
+        ["whitespace, read by the core", spaced, "application/json; charset=utf-8"],
       ] as const) {
         const res = await cold.app.inject({
           method: "POST",
           url: `/v1/audiences/${aud.b}/contains`,
           payload,
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": type },
         });
         expect(res.statusCode, what).toBe(200);
         expect(res.headers["content-type"], what).toMatch(/^application\/json/);

@@ -139,7 +139,8 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
         }
         const view = cache.currentNow(audience) ?? (await cache.current(audience));
         const answers = cache.containsBitsNow(view, bits) ?? (await cache.containsBitsIn(view, bits));
-        // The answer as text: a thousand booleans written by the core, not by the serializer.
+        // The answer as text: a thousand booleans written by the core, not by the serializer (the
+        // audience id is digits, checked by its schema).
         let text = `{"audience":"${audience}","version":${view.version},"members":[${deps.core.boolsJson(answers)}]`;
         if (byUid) {
           let unmapped = 0;
