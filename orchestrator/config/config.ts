@@ -412,7 +412,7 @@ export const SETTINGS = [
     key: "mapCacheEntries",
     env: "BITSYNC_MAP_CACHE_ENTRIES",
     default: "1000000",
-    help: "Entries of the process-local forward lookup cache (uid -> bit)",
+    help: "Uids the process-local forward cache (uid -> bit, in WASM memory) always holds; at most twice that many",
     parse: integer(0, 100_000_000),
   } satisfies Setting<"mapCacheEntries">,
   {

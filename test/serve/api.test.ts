@@ -126,6 +126,12 @@ describe("membership", () => {
     const bits = sample.map((u) => bitOf.get(u)!);
     const byBits = await post(`/v1/audiences/${aud.b}/contains`, { bits });
     expect(byBits.json<{ members: boolean[] }>().members).toEqual(sample.map((u) => members.b.has(u)));
+    // Bits far past any mapping (beyond the core's batch range) are answered one at a time, in place.
+    const inB = bitOf.get(sample.find((u) => members.b.has(u))!)!;
+    const notInB = bitOf.get(sample.find((u) => !members.b.has(u))!)!;
+    const far = [2 ** 50, inB, Number.MAX_SAFE_INTEGER, notInB];
+    const mixed = await post(`/v1/audiences/${aud.b}/contains`, { bits: far });
+    expect(mixed.json<{ members: boolean[] }>().members).toEqual([false, true, false, false]);
   });
 
   it("answers a batch the same whether its body is read by the core or parsed as JSON, cold or hot", async () => {
