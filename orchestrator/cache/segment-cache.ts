@@ -331,7 +331,14 @@ export class SegmentCache {
    * no promise at all. Undefined when a segment must be loaded first (containsBitsIn does).
    */
   containsBitsNow(view: VersionView, bits: Float64Array): Uint8Array | undefined {
-    const { entries, wide } = this.#touched(view, bits);
+    return this.#answerIfResident(view, bits, this.#touched(view, bits));
+  }
+
+  #answerIfResident(
+    view: VersionView,
+    bits: Float64Array,
+    { entries, wide }: { entries: ViewEntry[]; wide: number[] | undefined },
+  ): Uint8Array | undefined {
     if (wide) return undefined;
     const segs: SegmentBlob[] = [];
     for (const entry of entries) {
@@ -344,9 +351,10 @@ export class SegmentCache {
 
   /** containsBitsNow, loading the segments it lacks (all at once) first. */
   async containsBitsIn(view: VersionView, bits: Float64Array): Promise<Uint8Array> {
-    const now = this.containsBitsNow(view, bits);
+    const touched = this.#touched(view, bits);
+    const now = this.#answerIfResident(view, bits, touched);
     if (now !== undefined) return now;
-    const { entries, wide } = this.#touched(view, bits);
+    const { entries, wide } = touched;
     const out = new Uint8Array(bits.length);
     // Bits past the batch path's range (none a mapping hands out) one at a time.
     let narrow = bits;

@@ -123,6 +123,7 @@ export class IdMapper {
     this.groups = options.groups;
     this.keys = new MapKeys(options.namespace ?? "map");
     this.#options = options;
+    // A core of its own pins no segments: its blob budget is only a formality.
     this.#cache =
       options.cacheEntries > 0
         ? (options.core ?? BitmapCore.create({ budgetBytes: 1 << 20 })).uidTable(options.cacheEntries)
@@ -237,7 +238,7 @@ export class IdMapper {
   /**
    * The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped.
    * A uid already being looked up by another call waits for that answer instead of asking Redis
-   * again: after a restart under load, thousands of requests miss the LRU on the same hot uids
+   * again: after a restart under load, thousands of requests miss the uid cache on the same hot uids
    * at once, and without this each of them would send its own script calls.
    */
   async lookup(uids: readonly string[]): Promise<(number | null)[]> {

@@ -1,5 +1,5 @@
 // `bitsync serve` on several cores (BITSYNC_HTTP_WORKERS > 1): the primary process forks that
-// many workers, each a whole serving process (HTTP API, segment cache, uid LRU) on one shared
+// many workers, each a whole serving process (HTTP API, segment cache, uid cache) on one shared
 // port (node:cluster). Worker 1 alone also runs the registration consumer and the scheduled
 // syncs. The primary restarts a worker that dies, forwards SIGTERM and SIGINT to every worker
 // (each drains and closes as a single daemon does) and exits when all have. /metrics on any

@@ -126,6 +126,8 @@ export interface UidScan {
 export const BATCH_BIT_LIMIT = 2 ** 44;
 
 const RECORD_BYTES = 32;
+/** Bytes per uid of uidScanJson's meta area (META in assembly/uids.ts). */
+const SCAN_META_BYTES = 24;
 const MIN_BITS = 16;
 const MAX_BITS = 32;
 const DEFAULT_BUDGET = 1 << 30;
@@ -458,7 +460,7 @@ export class BitmapCore {
     if (n > 1 << 20) throw new RangeError(`containsBits: ${n} bits, over 2^20`);
     const segs = [...segments].sort((a, b) => a.segment - b.segment);
     const tableBytes = segs.length * 12;
-    // bits (8-aligned), then the segment table, the work area (13 B a bit) and the answers
+    // bits (8-aligned), then the segment table, the work area (21 B a bit) and the answers
     const area = this.#scratchArea(8 + n * 8 + tableBytes + 8 + n * 21 + n);
     const bitsAt = (area + 7) & ~7;
     new Float64Array(this.#buffer, bitsAt, n).set(bits);
@@ -538,11 +540,11 @@ export class BitmapCore {
   /** @internal Scans a batch body into the uid table; see UidTable.scan. */
   uidScan(t: number, body: Uint8Array, maxItems: number): UidScan | null {
     const len = body.length;
-    // bits (8-aligned), 24 bytes of meta a uid, the body, and 16 bytes past it (the core reads words).
-    const area = this.#scratchArea(8 + maxItems * 32 + len + 16);
+    // bits (8-aligned), the meta of each uid, the body, and 16 bytes past it (the core reads words).
+    const area = this.#scratchArea(8 + maxItems * (8 + SCAN_META_BYTES) + len + 16);
     const bitsAt = (area + 7) & ~7;
     const metaAt = bitsAt + maxItems * 8;
-    const bodyAt = metaAt + maxItems * 24;
+    const bodyAt = metaAt + maxItems * SCAN_META_BYTES;
     this.#u8.set(body, bodyAt);
     const n = this.#x.uidScanJson(t, bodyAt, len, maxItems, bitsAt, metaAt);
     this.#refresh();
@@ -555,7 +557,7 @@ export class BitmapCore {
     const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     for (let i = 0; i < n; i++) {
       if (bits[i]! >= 0) continue;
-      const m = (metaAt >>> 2) + i * 6;
+      const m = (metaAt + i * SCAN_META_BYTES) >>> 2; // u32 start, u32 length, ...
       missing.push(i);
       missingUids.push(text.toString("latin1", this.#u32[m]!, this.#u32[m]! + this.#u32[m + 1]!));
     }

@@ -34,7 +34,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
         throw new HttpError(400, "bad_request", "give exactly one of ?uid= or ?bit=");
       }
       const audience = req.params.id;
-      // Hot path, synchronous: version loaded, uid in the LRU, segment resident (or empty).
+      // Hot path, synchronous: version loaded, uid in the uid cache, segment resident (or empty).
       const view = cache.currentNow(audience);
       const known = view && (bit ?? mapper.cachedBit(uid!));
       if (view && known !== undefined) {
