@@ -46,6 +46,20 @@ export interface Config {
   cachePollMs: number;
   /** How long `bitsync serve` waits at start for Redis to answer. */
   startupTimeoutMs: number;
+  /** How long a graceful shutdown may take before the process exits non-zero anyway. */
+  shutdownTimeoutMs: number;
+  /** A Redis command without a reply in this time fails (a frozen or partitioned Redis). */
+  redisCommandTimeoutMs: number;
+  /** How long the registration consumer retries unreachable brokers before it gives up (0: never). */
+  kafkaGiveUpMs: number;
+  /** Longest time a client may take to send a request's headers, ms. */
+  httpHeadersTimeoutMs: number;
+  /** Longest time a client may take to send a whole request, ms. */
+  httpRequestTimeoutMs: number;
+  /** Idle time after which a keep-alive connection is closed, ms. */
+  httpKeepAliveTimeoutMs: number;
+  /** Most open client connections; 0: derived from the process's file descriptor limit. */
+  httpMaxConnections: number;
   /** Bytes of segments per pipelined write round trip. */
   syncWriteChunkBytes: number;
   /** Upper bound on segment bytes a sync writes per second (0: none). */
@@ -301,6 +315,55 @@ export const SETTINGS = [
     help: "How long `bitsync serve` waits at start for Redis to answer before it gives up, ms",
     parse: integer(0, 3_600_000),
   } satisfies Setting<"startupTimeoutMs">,
+  {
+    key: "shutdownTimeoutMs",
+    env: "BITSYNC_SHUTDOWN_TIMEOUT_MS",
+    default: "15000",
+    help: "How long a graceful stop (SIGTERM) may take before the process logs what it waits for and exits 1, ms",
+    parse: integer(100, 3_600_000),
+  } satisfies Setting<"shutdownTimeoutMs">,
+  {
+    key: "redisCommandTimeoutMs",
+    env: "BITSYNC_REDIS_COMMAND_TIMEOUT_MS",
+    default: "10000",
+    help: "A Redis command with no reply in this time fails (a frozen or cut-off Redis never hangs a caller), ms",
+    parse: integer(100, 600_000),
+  } satisfies Setting<"redisCommandTimeoutMs">,
+  {
+    key: "kafkaGiveUpMs",
+    env: "BITSYNC_KAFKA_GIVE_UP_MS",
+    default: "300000",
+    help: "How long the registration consumer retries unreachable brokers before it stops (0: retry for ever), ms",
+    parse: integer(0, 86_400_000),
+  } satisfies Setting<"kafkaGiveUpMs">,
+  {
+    key: "httpHeadersTimeoutMs",
+    env: "BITSYNC_HTTP_HEADERS_TIMEOUT_MS",
+    default: "10000",
+    help: "Longest time a client may take to send a request's headers before its connection is closed, ms",
+    parse: integer(100, 600_000),
+  } satisfies Setting<"httpHeadersTimeoutMs">,
+  {
+    key: "httpRequestTimeoutMs",
+    env: "BITSYNC_HTTP_REQUEST_TIMEOUT_MS",
+    default: "30000",
+    help: "Longest time a client may take to send a whole request (headers and body), ms",
+    parse: integer(100, 3_600_000),
+  } satisfies Setting<"httpRequestTimeoutMs">,
+  {
+    key: "httpKeepAliveTimeoutMs",
+    env: "BITSYNC_HTTP_KEEPALIVE_TIMEOUT_MS",
+    default: "5000",
+    help: "Idle time after which a keep-alive connection is closed (keep it above a load balancer's idle timeout), ms",
+    parse: integer(100, 3_600_000),
+  } satisfies Setting<"httpKeepAliveTimeoutMs">,
+  {
+    key: "httpMaxConnections",
+    env: "BITSYNC_HTTP_MAX_CONNECTIONS",
+    default: "0",
+    help: "Most open client connections per process; more are closed at once (0: the file descriptor limit less 256, at most 16384)",
+    parse: integer(0, 1_000_000),
+  } satisfies Setting<"httpMaxConnections">,
   {
     key: "syncWriteChunkBytes",
     env: "BITSYNC_SYNC_WRITE_CHUNK_BYTES",
