@@ -3,6 +3,11 @@
 // - Versions are immutable, so a version's view (info + index) never goes stale; only the head
 //   (which version is current) changes. Heads are dropped on the swap notification, and
 //   re-read by a periodic poll in case a notification was lost.
+// - A version is identified by (epoch, version): numbers restart when Redis loses an audience's
+//   head, and the new head comes with a new epoch. A head of another epoch (or whose version
+//   counter went back: a failover to a lagging replica) drops all the cache held for the audience.
+// - When a head is read, views of versions it no longer retains are dropped, and so are the
+//   segments that none of the remaining views references.
 // - Segments are content-addressed, so a segment cached for one version serves every version
 //   that shares it (a delta sync keeps the cache warm).
 // - Segments live pinned in WASM memory under a byte budget, evicted least-recently-used.
@@ -12,7 +17,7 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
-import type { VersionStore, SwapNotice } from "../sync/store.js";
+import type { Head, VersionStore, SwapNotice } from "../sync/store.js";
 import { UnknownAudienceError } from "../sync/errors.js";
 import type { SegmentEntry, VersionInfo } from "../sync/version.js";
 import { BATCH_BIT_LIMIT, type BitmapCore, type ResidentBlob, type SegmentBlob } from "../wasm/core.js";
@@ -22,6 +27,8 @@ export class VersionGoneError extends BitsyncError {}
 
 export interface VersionView {
   audience: string;
+  /** The head's epoch this view was resolved under ("" for a head that predates epochs). */
+  epoch: string;
   version: number;
   info: VersionInfo;
   segmentBits: number;
@@ -61,10 +68,17 @@ export interface CacheStats {
 }
 
 interface HeadEntry {
+  epoch: string;
   version: number;
   generation: string;
   view: Promise<VersionView>;
   /** The view once loaded: lets a hot query answer without awaiting anything. */
+  resolved?: VersionView;
+}
+
+interface ViewSlot {
+  audience: string;
+  view: Promise<VersionView>;
   resolved?: VersionView;
 }
 
@@ -74,8 +88,12 @@ export class SegmentCache {
   readonly #opts: CacheOptions;
   readonly #heads = new Map<string, HeadEntry>();
   /** Bumped by every invalidation, so a head read that raced a notification is not cached. */
-  readonly #epochs = new Map<string, number>();
-  readonly #views = new Map<string, Promise<VersionView>>();
+  readonly #invalidations = new Map<string, number>();
+  /** The epoch and version counter of each audience's head as last read: a change of epoch, or a
+   * counter that went back, means the head was recreated and every cached version is suspect. */
+  readonly #known = new Map<string, { epoch: string; seq: number }>();
+  /** Keyed audience NUL epoch NUL version. */
+  readonly #views = new Map<string, ViewSlot>();
   /**
    * LRU: Map iteration order is insertion order, and a hit on an entry in the older half
    * re-inserts it at the end. Hits in the younger half leave the order alone: a hot segment
@@ -106,6 +124,9 @@ export class SegmentCache {
       try {
         const notice = JSON.parse(message) as SwapNotice;
         this.invalidate(notice.audience);
+        // Read the new head now: its view is loaded before queries ask, and what the versions
+        // still retained do not use is dropped at once.
+        if (this.#known.has(notice.audience)) void this.current(notice.audience).catch(() => undefined);
       } catch (err) {
         this.#opts.log?.warn({ err, message }, "unreadable swap notification");
       }
@@ -129,7 +150,60 @@ export class SegmentCache {
   /** Forgets which version of `audience` is current; the next query reads the head again. */
   invalidate(audience: string): void {
     this.#heads.delete(audience);
-    this.#epochs.set(audience, (this.#epochs.get(audience) ?? 0) + 1);
+    this.#invalidations.set(audience, (this.#invalidations.get(audience) ?? 0) + 1);
+  }
+
+  /** Drops every view and segment of `audience`: its head was recreated (Redis lost its data). */
+  #forget(audience: string): void {
+    this.#heads.delete(audience);
+    for (const [key, slot] of this.#views) if (slot.audience === audience) this.#views.delete(key);
+    this.#dropSegments(audience, new Set());
+  }
+
+  /** Disposes the audience's resident segments whose keys are not in `keep`. */
+  #dropSegments(audience: string, keep: Set<string>): void {
+    const prefix = `${audience}\u0000`;
+    for (const [key, r] of this.#segments) {
+      if (!key.startsWith(prefix) || keep.has(key)) continue;
+      this.#segments.delete(key);
+      this.#bytes -= r.blob.byteLength;
+      r.blob.dispose();
+    }
+  }
+
+  /** Notes a head just read; a new epoch, or a version counter gone back, forgets the audience. */
+  #observe(audience: string, head: Head): void {
+    const known = this.#known.get(audience);
+    if (known && (known.epoch !== head.epoch || head.seq < known.seq)) {
+      this.#opts.log?.warn(
+        { audience, epoch: head.epoch, previousEpoch: known.epoch, seq: head.seq, previousSeq: known.seq },
+        "the audience's head was recreated (Redis lost data?): dropping every version cached for it",
+      );
+      this.#forget(audience);
+    }
+    this.#known.set(audience, { epoch: head.epoch, seq: head.seq });
+  }
+
+  /**
+   * Drops the views of versions the head no longer retains, then the segments none of the
+   * remaining views uses: a served audience's resident bytes follow what its retained versions
+   * need, not the number of swaps.
+   */
+  #prune(audience: string, head: Head): void {
+    const keep = new Set([...head.retained, ...(head.current === null ? [] : [head.current])]);
+    const used = new Set<string>();
+    for (const [key, slot] of this.#views) {
+      if (slot.audience !== audience) continue;
+      const v = slot.resolved;
+      if (v === undefined) continue; // still loading: its segments are not resident yet
+      if (v.epoch !== head.epoch || !keep.has(v.version)) {
+        this.#views.delete(key);
+        continue;
+      }
+      for (const e of v.entries) used.add(e.key);
+    }
+    for (const key of this.#loading.keys()) used.add(key);
+    this.#dropSegments(audience, used);
   }
 
   stats(): CacheStats {
@@ -152,18 +226,22 @@ export class SegmentCache {
   }
 
   async #resolveHead(audience: string): Promise<VersionView> {
-    const epoch = this.#epochs.get(audience) ?? 0;
+    const invalidations = this.#invalidations.get(audience) ?? 0;
     const head = await this.#store.head(audience);
+    this.#observe(audience, head);
     if (head.current === null) {
       throw new UnknownAudienceError(`audience ${audience} has no synced version; run \`bitsync sync ${audience}\``);
     }
-    const view = this.version(audience, head.current);
-    if ((this.#epochs.get(audience) ?? 0) !== epoch) return view; // a swap landed meanwhile: answer, don't cache
+    const view = this.version(audience, head.current, head.epoch);
+    if ((this.#invalidations.get(audience) ?? 0) !== invalidations) return view; // a swap landed meanwhile: answer, don't cache
     // Only cache a head whose view loads; a failure is retried by the next query.
-    const entry: HeadEntry = { version: head.current, generation: head.generation, view };
+    const entry: HeadEntry = { epoch: head.epoch, version: head.current, generation: head.generation, view };
     this.#heads.set(audience, entry);
     view.then(
-      (v) => void (entry.resolved = v),
+      (v) => {
+        entry.resolved = v;
+        if (this.#heads.get(audience) === entry) this.#prune(audience, head);
+      },
       () => {
         if (this.#heads.get(audience)?.view === view) this.#heads.delete(audience);
       },
@@ -171,26 +249,38 @@ export class SegmentCache {
     return view;
   }
 
-  /** A specific version's view (for paging pinned to a version). Throws VersionGoneError. */
-  version(audience: string, version: number): Promise<VersionView> {
-    const key = `${audience}\u0000${version}`;
-    let view = this.#views.get(key);
-    if (!view) {
-      view = this.#loadView(audience, version);
-      this.#views.set(key, view);
-      view.catch(() => this.#views.delete(key));
+  /**
+   * A specific version's view (for paging pinned to a version). Throws VersionGoneError, also
+   * when the version stored under that number belongs to another epoch than `epoch` ("": any).
+   */
+  version(audience: string, version: number, epoch = ""): Promise<VersionView> {
+    const key = `${audience}\u0000${epoch}\u0000${version}`;
+    let slot = this.#views.get(key);
+    if (!slot) {
+      const view = this.#loadView(audience, version, epoch);
+      const created: ViewSlot = { audience, view };
+      slot = created;
+      this.#views.set(key, created);
+      view.then(
+        (v) => void (created.resolved = v),
+        () => {
+          if (this.#views.get(key) === created) this.#views.delete(key);
+        },
+      );
     }
-    return view;
+    return slot.view;
   }
 
-  async #loadView(audience: string, version: number): Promise<VersionView> {
+  async #loadView(audience: string, version: number, epoch: string): Promise<VersionView> {
     const [info, index] = await Promise.all([
       this.#store.info(audience, version),
       this.#store.index(audience, version),
     ]);
-    if (!info || !index) {
-      throw new VersionGoneError(`audience ${audience}: version ${version} has expired or was collected`);
-    }
+    const gone = (): VersionGoneError =>
+      new VersionGoneError(`audience ${audience}: version ${version} has expired or was collected`);
+    if (!info || !index) throw gone();
+    // The number was reused by a head created since (Redis lost the one this was asked under).
+    if (epoch !== "" && info.epoch !== undefined && info.epoch !== epoch) throw gone();
     const bySegment = new Map<number, number>();
     const cumulative = new Float64Array(index.entries.length + 1);
     const entries: ViewEntry[] = index.entries.map((e) => ({ ...e, key: `${audience}\u0000${e.hash}` }));
@@ -198,14 +288,18 @@ export class SegmentCache {
       bySegment.set(e.segment, i);
       cumulative[i + 1] = cumulative[i]! + e.cardinality;
     });
-    return { audience, version, info, segmentBits: index.segmentBits, entries, bySegment, cumulative };
+    return { audience, epoch, version, info, segmentBits: index.segmentBits, entries, bySegment, cumulative };
   }
 
   async #pollHeads(): Promise<void> {
     for (const [audience, entry] of this.#heads) {
       try {
         const head = await this.#store.head(audience);
-        if (head.current !== entry.version || head.generation !== entry.generation) this.invalidate(audience);
+        this.#observe(audience, head);
+        if (head.epoch !== entry.epoch || head.current !== entry.version || head.generation !== entry.generation) {
+          this.invalidate(audience);
+          void this.current(audience).catch(() => undefined);
+        }
       } catch (err) {
         this.#opts.log?.debug({ err, audience }, "head poll failed");
       }
@@ -420,10 +514,13 @@ export class SegmentCache {
    */
   async page(
     audience: string,
-    from: { version?: number; rank: number },
+    from: { version?: number; epoch?: string; rank: number },
     limit: number,
-  ): Promise<{ version: number; bits: number[]; nextRank: number | null }> {
-    const view = from.version === undefined ? await this.current(audience) : await this.version(audience, from.version);
+  ): Promise<{ epoch: string; version: number; bits: number[]; nextRank: number | null }> {
+    const view =
+      from.version === undefined
+        ? await this.current(audience)
+        : await this.version(audience, from.version, from.epoch);
     const total = view.cumulative[view.entries.length]!;
     const bits: number[] = [];
     let rank = from.rank;
@@ -441,7 +538,7 @@ export class SegmentCache {
         i++;
       }
     }
-    return { version: view.version, bits, nextRank: rank < total ? rank : null };
+    return { epoch: view.epoch, version: view.version, bits, nextRank: rank < total ? rank : null };
   }
 }
 

@@ -1,27 +1,19 @@
 // `bitsync sync | rollback | info | gc`: operator commands on one audience's versions.
 import { SingleBar, Presets } from "cli-progress";
-import { InvalidArgumentError, type Command } from "commander";
-import { configFromEnv } from "../config/config.js";
+import type { Command } from "commander";
+import type { Logger } from "pino";
+import { configFromEnv, type Config } from "../config/config.js";
+import { Shutdown } from "../runtime/shutdown.js";
 import { logger, rootLogger } from "../log.js";
 import { audienceInfo, collectGarbage, rollbackAudience } from "../sync/admin.js";
 import { createSyncContext } from "../sync/context.js";
 import { syncAudience, type SyncProgress } from "../sync/sync.js";
-
-function dateArg(raw: string): number {
-  if (!/^\d{8}$/.test(raw)) throw new InvalidArgumentError(`${raw} is not a yyyymmdd date`);
-  return Number(raw);
-}
-
-function versionArg(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${raw} is not a version number`);
-  return v;
-}
+import { dateArg, versionArg } from "./args.js";
 
 /** Runs `fn` with a sync context; prints a failure as one line and sets a non-zero exit code. */
 async function withContext<T>(
   name: string,
-  fn: (ctx: ReturnType<typeof createSyncContext>) => Promise<T>,
+  fn: (ctx: ReturnType<typeof createSyncContext>, config: Config, log: Logger) => Promise<T>,
 ): Promise<void> {
   const config = configFromEnv();
   // A command's output is its result; logs (stderr) default to warnings unless asked for.
@@ -29,7 +21,7 @@ async function withContext<T>(
   const log = logger(`cli.${name}`);
   const ctx = createSyncContext(config, log);
   try {
-    await fn(ctx);
+    await fn(ctx, config, log);
   } catch (err) {
     console.error(`bitsync ${name}: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
@@ -71,14 +63,30 @@ export function registerAudienceCommands(program: Command): void {
     .option("--force", "accept a cardinality change beyond BITSYNC_SYNC_MAX_DRIFT", false)
     .option("--json", "print the result as JSON", false)
     .action(async (audience: string, opts: { impDate?: number; force: boolean; json: boolean }) => {
-      await withContext("sync", async (ctx) => {
+      await withContext("sync", async (ctx, config, log) => {
         const progress = progressReporter(!opts.json && process.stderr.isTTY === true);
+        // SIGTERM or SIGINT: the sync ends at its next step (a read in flight is dropped), its lock
+        // is released and the served version stays; BITSYNC_SHUTDOWN_TIMEOUT_MS bounds all of it.
+        const shutdown = new Shutdown({ log, timeoutMs: config.shutdownTimeoutMs });
+        const abort = new AbortController();
         try {
-          const result = await syncAudience(ctx.deps, audience, {
+          const syncing = syncAudience(ctx.deps, audience, {
             ...(opts.impDate !== undefined ? { impDate: opts.impDate } : {}),
             force: opts.force,
             onProgress: progress.onProgress,
+            signal: abort.signal,
           });
+          void shutdown.signalled().then(() => {
+            abort.abort();
+            void ctx.abandonReads();
+            void shutdown.run(async (step) => {
+              await step(
+                "the sync (releasing its lock)",
+                syncing.catch(() => undefined),
+              );
+            });
+          });
+          const result = await syncing;
           progress.stop();
           if (opts.json) console.log(JSON.stringify(result));
           else
@@ -89,6 +97,8 @@ export function registerAudienceCommands(program: Command): void {
             );
         } finally {
           progress.stop();
+          // After a signal the deadline stays armed until the process exits (closing included).
+          if (shutdown.signal === undefined) shutdown.dispose();
         }
       });
     });

@@ -91,7 +91,7 @@ function parseFormat(raw: string | undefined): BitmapFormat {
 function parseWidth(raw: string | undefined, format: BitmapFormat): ClickHouseWidth | undefined {
   if (raw === undefined) return undefined;
   if (format !== "clickhouse") throw new InspectInputError("--width applies only to --format clickhouse");
-  const width = CLICKHOUSE_WIDTHS.find((w) => String(w) === raw.trim());
+  const width = CLICKHOUSE_WIDTHS.find((w) => String(w) === raw);
   if (width === undefined) throw new InspectInputError(`--width ${raw}: use 1, 2, 4 or 8 (bytes of the column's T)`);
   return width;
 }

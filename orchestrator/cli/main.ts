@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { configFromEnv, describeConfig } from "../config/config.js";
 import { runCoreDemo } from "../demo/core-demo.js";
 import { runPipelineDemo } from "../demo/pipeline-demo.js";
+import { positiveInt } from "./args.js";
 import { registerAudienceCommands } from "./audience.js";
 import { registerInspect } from "./inspect.js";
 import { registerMapCommands } from "./map.js";
@@ -16,17 +17,12 @@ import { BitsyncError } from "../errors.js";
 import { logger, rootLogger } from "../log.js";
 import { runPrimary, WORKER_READY, workerId } from "../serve/cluster.js";
 import { startDaemon } from "../serve/daemon.js";
+import { exitNow, Shutdown } from "../runtime/shutdown.js";
 
 // Compiled (dist/orchestrator/cli) and source (orchestrator/cli) sit at different depths.
 const STACK_SCRIPT = ["../../../scripts/stack.sh", "../../scripts/stack.sh"]
   .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
   .find((path) => existsSync(path));
-
-function positiveInt(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${raw} is not a positive integer`);
-  return v;
-}
 
 const program = new Command()
   .name("bitsync")
@@ -99,18 +95,24 @@ program
       return;
     }
     const worker = workerId();
-    const daemon = await startDaemon(config, log, { consumer: opts.consumer, ...(worker ? { worker } : {}) });
-    if (worker) process.send!({ type: WORKER_READY });
-    // The first signal stops gracefully; later ones (Ctrl-C reaches a worker and its primary
-    // both) must not cut the drain short, so they are heard and ignored.
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.on("SIGTERM", () => resolve("SIGTERM"));
-      process.on("SIGINT", () => resolve("SIGINT"));
+    // A worker hears its primary's SIGTERM; Ctrl-C's SIGINT reaches the worker and the primary
+    // both, so the worker ignores it and lets the primary decide (a second one forwarded means now).
+    if (worker) process.on("SIGINT", () => undefined);
+    const shutdown = new Shutdown({
+      log,
+      timeoutMs: config.shutdownTimeoutMs,
+      signals: worker ? ["SIGTERM"] : ["SIGTERM", "SIGINT"],
     });
-    log.info({ signal, worker }, "shutting down");
-    await daemon.stop();
+    const starting = startDaemon(config, log, { consumer: opts.consumer, ...(worker ? { worker } : {}) });
+    const first = await Promise.race([starting, shutdown.signalled()]);
+    if (typeof first !== "string" && worker) process.send!({ type: WORKER_READY });
+    await shutdown.signalled();
+    // A stop during startup waits for it too, under the same deadline.
+    await shutdown.run(async (step) => (await step("starting up", starting)).stop(step));
     // A worker's IPC channel to the primary would keep it alive.
     if (worker) process.disconnect();
+    // What a dead broker's client left running (reconnect timers) must not hold the exit.
+    exitNow(0);
   });
 
 registerAudienceCommands(program);

@@ -6,6 +6,7 @@ import { logger, rootLogger } from "../log.js";
 import { createMappingContext } from "../mapping/context.js";
 import { rebuildFromTopic } from "../mapping/rebuild.js";
 import { createRegistrationConsumer } from "../mapping/registrations.js";
+import { exitNow, Shutdown } from "../runtime/shutdown.js";
 import { withMapping } from "./map.js";
 
 export function registerMapKafkaCommands(map: Command): void {
@@ -19,20 +20,32 @@ export function registerMapKafkaCommands(map: Command): void {
       const config = configFromEnv();
       rootLogger(config.logLevel);
       const log = logger("mapper");
+      const shutdown = new Shutdown({ log, timeoutMs: config.shutdownTimeoutMs });
       const ctx = createMappingContext(config, log);
-      const consumer = createRegistrationConsumer(config, ctx.mapper, log);
-      await consumer.start();
+      let gaveUp = false;
+      const consumer = createRegistrationConsumer(config, ctx.mapper, log, {
+        // Exit non-zero, so that a supervisor restarts it (and alerts) rather than it idling.
+        onGiveUp: () => {
+          gaveUp = true;
+          shutdown.trigger();
+        },
+      });
+      const starting = consumer.start();
+      await Promise.race([starting, shutdown.signalled()]);
       const report = setInterval(() => log.info(consumer.totals, "mapping totals"), 60_000);
       report.unref();
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once("SIGTERM", () => resolve("SIGTERM"));
-        process.once("SIGINT", () => resolve("SIGINT"));
-      });
-      log.info({ signal }, "stopping: finishing the batch in flight");
+      await shutdown.signalled();
       clearInterval(report);
-      await consumer.stop();
-      await ctx.close();
+      await shutdown.run(async (step) => {
+        await step(
+          "starting up",
+          starting.catch(() => undefined),
+        );
+        await step("the consumer (its batch, commit, leaving the group)", consumer.stop());
+        await step("closing Redis", ctx.close());
+      });
       log.info(consumer.totals, "stopped");
+      exitNow(gaveUp ? 1 : 0);
     });
 
   map

@@ -9,16 +9,12 @@ import { RecordPublisher } from "../kafka/producer.js";
 import { createMappingContext, type MappingContext } from "../mapping/context.js";
 import { runImport, type ImportProgress } from "../mapping/import.js";
 import { KafkaMappingSink } from "../mapping/publish.js";
-import { csvSource, ndjsonSource, sqlSource } from "../mapping/sources.js";
+import { bitArg, positiveInt as positive, uidArg } from "./args.js";
+import { csvSource, DEFAULT_MAX_LINE_BYTES, ndjsonSource, sqlSource } from "../mapping/sources.js";
 
 /** A bit as JSON: a number, or a decimal string above 2^53 (JSON readers lose such numbers). */
 export function jsonBit(bit: bigint | number): number | string {
   return typeof bit === "bigint" ? (bit > BigInt(Number.MAX_SAFE_INTEGER) ? bit.toString() : Number(bit)) : bit;
-}
-
-function bitArg(raw: string, previous: bigint[] = []): bigint[] {
-  if (!/^\d{1,20}$/.test(raw)) throw new InvalidArgumentError(`${raw} is not a bit (a non-negative integer)`);
-  return [...previous, BigInt(raw)];
 }
 
 /** Runs `fn` with the mapping; a failure prints one line and sets a non-zero exit code. */
@@ -44,7 +40,7 @@ export function registerMapCommands(map: Command): void {
   map
     .command("lookup")
     .description("the bit of each uid (null: not mapped)")
-    .argument("<uid...>", "business IDs")
+    .argument("<uid...>", "business IDs", (raw, prev: string[] | undefined) => uidArg(raw, prev))
     .option("--json", 'print {"bits":{"<uid>":<bit or null>}}', false)
     .action(async (uids: string[], opts: { json: boolean }) => {
       await withMapping("lookup", async ({ mapper }) => {
@@ -85,7 +81,7 @@ export function registerMapCommands(map: Command): void {
   map
     .command("stats")
     .description("how many IDs are mapped, the bit span, and Redis bytes per ID")
-    .option("--sample <n>", "buckets sampled per kind for the memory estimate", (raw) => Number(raw), 200)
+    .option("--sample <n>", "buckets sampled per kind for the memory estimate", positive, 200)
     .option("--json", "print the figures as JSON", false)
     .action(async (opts: { json: boolean; sample: number }) => {
       await withMapping("stats", async ({ mapper }) => {
@@ -126,6 +122,7 @@ interface ImportCliOptions {
   rejects?: string;
   restart: boolean;
   expect?: number;
+  maxLineBytes: number;
   json: boolean;
 }
 
@@ -135,12 +132,18 @@ export function registerMapImport(map: Command): void {
     .description("cold start: map every existing ID from a query or a file, publishing each mapping downstream")
     .option("--from-sql <query>", "a query over MYSQL_URL selecting uid, corpId (give it a stable ORDER BY to resume)")
     .option("--ndjson <file>", 'a file of {"uid","corpId"} lines')
-    .option("--csv <file>", "a file of uid,corpId records (an optional header line uid,corpId)")
+    .option("--csv <file>", "a file of uid,corpId lines (RFC 4180 quoting; an optional header line uid,corpId)")
     .option("--batch <n>", "IDs per batch (allocated, published, then checkpointed)", positive, 20_000)
     .option("--checkpoint <file>", "checkpoint file (default: next to the input, or named after the query)")
     .option("--rejects <file>", "where rejected rows go, as NDJSON {line, reason, raw} (default: <checkpoint>.rejects)")
     .option("--expect <n>", "about how many IDs the source holds (files are estimated): presizes new groups", positive)
     .option("--restart", "ignore the checkpoint and start over (mapping is idempotent)", false)
+    .option(
+      "--max-line-bytes <n>",
+      "longest line of a file: a longer one is rejected (its number and first bytes) and skipped",
+      positive,
+      DEFAULT_MAX_LINE_BYTES,
+    )
     .option("--json", "print the summary as JSON", false)
     .action(async (opts: ImportCliOptions) => {
       const given = [opts.fromSql, opts.ndjson, opts.csv].filter((x) => x !== undefined);
@@ -150,8 +153,8 @@ export function registerMapImport(map: Command): void {
           opts.fromSql !== undefined
             ? sqlSource(config.mysqlUrl, opts.fromSql)
             : opts.ndjson !== undefined
-              ? ndjsonSource(opts.ndjson)
-              : csvSource(opts.csv!);
+              ? ndjsonSource(opts.ndjson, { maxLineBytes: opts.maxLineBytes })
+              : csvSource(opts.csv!, { maxLineBytes: opts.maxLineBytes });
         const checkpoint =
           opts.checkpoint ??
           (opts.fromSql !== undefined
@@ -193,12 +196,6 @@ export function registerMapImport(map: Command): void {
         }
       });
     });
-}
-
-function positive(raw: string): number {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new InvalidArgumentError(`${raw} is not a positive integer`);
-  return v;
 }
 
 /** A progress bar with rate and ETA on a TTY (bytes of a file; rows of a query, total unknown). */

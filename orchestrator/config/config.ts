@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../errors.js";
+import { parseAudienceId } from "../input.js";
 import { DEFAULT_SEGMENT_BITS } from "./defaults.js";
 
 export interface Config {
@@ -138,7 +139,8 @@ function url(protocols: string[]) {
 
 function integer(min: number, max: number) {
   return (raw: string, env: string): number => {
-    const v = Number(raw);
+    // Decimal digits only: Number() would also take "0x1F90", "1e3", " 8080 " and "".
+    const v = /^(0|[1-9]\d*)$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(v) || v < min || v > max) {
       throw new ConfigError(`${env}=${raw} must be an integer in [${min}, ${max}]`);
     }
@@ -537,8 +539,13 @@ export const SETTINGS = [
         .map((x) => x.trim())
         .filter((x) => x.length > 0)
         .map((item) => {
-          const m = /^(\d{1,19})(?::(\d{1,7}))?$/.exec(item);
+          const m = /^(\d{1,19})(?::(0|[1-9]\d{0,6}))?$/.exec(item);
           if (!m) throw new ConfigError(`${env}: "${item}" is not id or id:seconds`);
+          try {
+            parseAudienceId(m[1]); // one form per audience: "05001" is not a second 5001
+          } catch (err) {
+            throw new ConfigError(`${env}: "${item}": ${(err as Error).message}`);
+          }
           const seconds = m[2] === undefined ? 0 : Number(m[2]);
           if (m[2] !== undefined && seconds < 5)
             throw new ConfigError(`${env}: "${item}": the interval must be >= 5 s`);
@@ -587,15 +594,115 @@ function oneOf<T extends string>(values: readonly T[]) {
   };
 }
 
+/** Thrown inside jsonErrorOffset where the text stops being JSON. */
+class JsonStop {
+  constructor(readonly at: number) {}
+}
+
+const JSON_NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+/**
+ * The offset of the first character of `text` that cannot continue valid JSON (text.length: it
+ * ends too soon), or undefined if none is found. For error messages that must not quote the text.
+ */
+function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const stop = (): never => {
+    throw new JsonStop(i);
+  };
+  const space = (): void => {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++;
+  };
+  const expect = (ch: string): void => {
+    if (text[i] !== ch) stop();
+    i++;
+  };
+  const string = (): void => {
+    expect('"');
+    for (;;) {
+      const c = text[i];
+      if (c === undefined || c < " ") stop();
+      i++;
+      if (c === '"') return;
+      if (c !== "\\") continue;
+      if (text[i] === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) i += 5;
+      else if (text[i] !== undefined && '"\\/bfnrt'.includes(text[i]!)) i++;
+      else stop();
+    }
+  };
+  const list = (close: string, item: () => void): void => {
+    i++;
+    space();
+    if (text[i] === close) {
+      i++;
+      return;
+    }
+    for (;;) {
+      item();
+      space();
+      if (text[i] !== ",") return expect(close);
+      i++;
+    }
+  };
+  const value = (): void => {
+    space();
+    const c = text[i];
+    if (c === "{") {
+      list("}", () => {
+        space();
+        string();
+        space();
+        expect(":");
+        value();
+      });
+    } else if (c === "[") list("]", value);
+    else if (c === '"') string();
+    else if (c === "t" || c === "f" || c === "n") for (const ch of { t: "true", f: "false", n: "null" }[c]) expect(ch);
+    else {
+      JSON_NUMBER.lastIndex = i;
+      if (!JSON_NUMBER.test(text)) stop();
+      i = JSON_NUMBER.lastIndex;
+    }
+  };
+  try {
+    value();
+    space();
+    if (i < text.length) stop();
+    return undefined;
+  } catch (err) {
+    return err instanceof JsonStop ? err.at : undefined; // a RangeError: nested too deep to scan
+  }
+}
+
+/** Where a JSON text is broken, as "line L, column C", never quoting it (a config file holds secrets). */
+function jsonErrorAt(text: string, err: unknown): string {
+  // V8 names the offset for some errors only ("... in JSON at position N"); others quote the text.
+  const named = /at position (\d+)/.exec(err instanceof Error ? err.message : "");
+  const at = named ? Number(named[1]) : jsonErrorOffset(text);
+  if (at === undefined) return "a syntax error";
+  const before = text.slice(0, at);
+  const where = `line ${before.split("\n").length}, column ${at - before.lastIndexOf("\n")}`;
+  return at >= text.length ? `it ends too soon, at ${where}` : `a syntax error at ${where}`;
+}
+
 /** Reads the JSON file named by BITSYNC_CONFIG, if any. */
 function fileValues(env: Env): Env {
   const path = env.BITSYNC_CONFIG;
   if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
+  } catch (err) {
+    throw new ConfigError(`BITSYNC_CONFIG=${path} cannot be read: ${(err as Error).message}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"));
+    parsed = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`BITSYNC_CONFIG=${path} could not be read as JSON: ${(err as Error).message}`);
+    // Not err.message: it quotes the file around the error, and the file may hold passwords.
+    throw new ConfigError(
+      `BITSYNC_CONFIG=${path} is not valid JSON: ${jsonErrorAt(text, err)} (the content is not shown)`,
+    );
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`BITSYNC_CONFIG=${path} must hold a JSON object of VARIABLE: value`);
@@ -636,7 +743,23 @@ export function describeConfig(env: Env = process.env): string[] {
   return lines;
 }
 
-/** Hides the password in a URL, for logs and help output. */
+/** Names of URL query options that hold a secret: password (mysql2 also reads password1..3), passwd, pwd, ... */
+const SECRET_OPTION = /pass|pwd|secret|token/i;
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Hides the secrets of a URL, for logs and help output: user:password@ and options such as ?password=. */
 export function redact(value: string): string {
-  return value.replace(/(\/\/[^:/@]*:)[^@/]*@/, "$1***@");
+  // The userinfo ends at the authority's last @ (an unencoded @ may be part of the password).
+  const masked = value.replace(/(\/\/[^:/?#@]*:)[^/?#]*@/, "$1***@");
+  if (!masked.includes("://")) return masked;
+  return masked.replace(/([?&;])([^=&;#]*)=([^&;#]+)/g, (all, sep: string, name: string) =>
+    SECRET_OPTION.test(decoded(name)) ? `${sep}${name}=***` : all,
+  );
 }

@@ -105,6 +105,7 @@ export class BatchConsumer {
   private stopPromise: Promise<void> | undefined;
   /** Resolvers of the backoff sleeps in progress, called by stop() to cut them short. */
   private readonly sleepers = new Set<() => void>();
+  #lastContact = Date.now();
 
   constructor(options: BatchConsumerOptions) {
     const { initialMs, maxMs, maxAttempts } = options.retry;
@@ -141,11 +142,22 @@ export class BatchConsumer {
         },
       },
     });
+    // Each of these needs an answer of the brokers: together they tell a consumer that is only
+    // idle (an empty fetch every maxWaitTimeInMs) from one that reaches no broker.
+    const { FETCH, HEARTBEAT, GROUP_JOIN, COMMIT_OFFSETS } = this.consumer.events;
+    for (const e of [FETCH, HEARTBEAT, GROUP_JOIN, COMMIT_OFFSETS]) {
+      this.consumer.on(e, () => void (this.#lastContact = Date.now()));
+    }
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.state !== "running") return;
       this.log.error({ err: payload.error }, "consumer crashed and kafkajs will not restart it: nothing is consumed");
       options.onFatalError?.(payload.error);
     });
+  }
+
+  /** When the brokers last answered this consumer (a fetch, heartbeat, join or commit), ms since the epoch. */
+  get lastContactAt(): number {
+    return this.#lastContact;
   }
 
   /** Connects, joins the group and starts consuming. kafkajs keeps it running (rejoining, restarting). */

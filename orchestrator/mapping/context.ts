@@ -2,7 +2,7 @@
 // shared by the CLI, the consumer daemon, serving and the tests.
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { createRedis } from "../redis/client.js";
+import { closeRedis, createRedis } from "../redis/client.js";
 import { createRedisCluster, type RedisLike } from "../redis/cluster.js";
 import type { BitmapCore } from "../wasm/core.js";
 import { IdMapper } from "./mapper.js";
@@ -17,8 +17,11 @@ export interface MappingContext {
 export function createMappingContext(config: Config, log?: Logger, opts: { core?: BitmapCore } = {}): MappingContext {
   const redis: RedisLike =
     config.redisClusterNodes.length > 0
-      ? createRedisCluster(config.redisClusterNodes, log, "bitsync-mapping")
-      : createRedis(config.redisUrl, log, "bitsync-mapping");
+      ? createRedisCluster(config.redisClusterNodes, log, {
+          name: "bitsync-mapping",
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+        })
+      : createRedis(config.redisUrl, log, { name: "bitsync-mapping", commandTimeoutMs: config.redisCommandTimeoutMs });
   const mapper = new IdMapper(redis, {
     groups: config.mapGroups,
     namespace: config.mapNamespace,
@@ -31,7 +34,7 @@ export function createMappingContext(config: Config, log?: Logger, opts: { core?
     redis,
     mapper,
     async close() {
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedis(redis);
     },
   };
 }

@@ -20,10 +20,13 @@ export function readId(value: unknown, what: string, rules: IdRules): { id: stri
   if (typeof value === "string") id = value;
   else if (typeof value === "number" && Number.isSafeInteger(value)) id = String(value);
   else if (typeof value === "number") {
+    // Never printed when it is an integer: above 2^53, JSON.parse has already changed its digits.
+    const shown = Number.isInteger(value) ? "" : ` ${value}`;
     return {
-      reason: `${what} ${value} is not an exact integer (JSON numbers above 2^53 lose digits; send IDs as strings)`,
+      reason: `${what}${shown} is not an exact integer (JSON numbers above 2^53 lose digits; send IDs as strings)`,
     };
-  } else if (value === undefined || value === null) return { reason: `${what} is missing` };
+  } else if (value === undefined) return { reason: `${what} is missing` };
+  else if (value === null) return { reason: `${what} is null` };
   else return { reason: `${what} must be a string, not ${Array.isArray(value) ? "an array" : typeof value}` };
   if (id.length === 0) return { reason: `${what} is empty` };
   const bytes = Buffer.byteLength(id, "utf8");
@@ -42,6 +45,19 @@ export function checkId(value: unknown, what: string, rules: IdRules): string {
   const r = readId(value, what, rules);
   if ("reason" in r) throw new InvalidIdError(r.reason);
   return r.id;
+}
+
+/** Every value of a list as an ID (readId), else InvalidIdError naming the first bad one `name[i]`. */
+export function checkIds(values: readonly unknown[], name: string, rules: IdRules): string[] {
+  const ids = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const r = readId(values[i], name, rules);
+    // The index is put in the message only when there is one to send (10,000 uids a batch).
+    if ("reason" in r)
+      throw new InvalidIdError((readId(values[i], `${name}[${i}]`, rules) as { reason: string }).reason);
+    ids[i] = r.id;
+  }
+  return ids;
 }
 
 export interface Registration {

@@ -2,8 +2,14 @@
 // downstream, and checkpointing after each batch is published. A crash resumes from the last
 // checkpoint; the batch that was in flight is allocated again (idempotent: same bits) and
 // published again (at least once, keyed by uid, so the warehouse's upsert dedups it).
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+//
+// A checkpoint belongs to one mapping: it records the mapping's namespace and identity
+// (identity.ts), and a resume into any other mapping (one lost since, rebuilt, or elsewhere) is
+// refused, since "done" or a position means nothing for a mapping that does not hold the IDs.
+import { appendFileSync, existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { BitsyncError } from "../errors.js";
+import { ensureIdentity, readIdentity } from "./identity.js";
 import { readId, type IdRules } from "./ids.js";
 import type { IdMapper, Mapping } from "./mapper.js";
 import type { ImportSource } from "./sources.js";
@@ -15,8 +21,16 @@ export interface MappingSink {
 
 export interface ImportCheckpoint {
   source: string;
+  /**
+   * The mapping imported into: its namespace and identity. Absent in checkpoints of earlier
+   * versions, which are refused on resume (see checkMapping).
+   */
+  namespace?: string;
+  mapping?: string;
   /** Resume from here (bytes of a file, rows of a query). */
   position: number;
+  /** Lines before `position`, so that rejects after a resume carry their true line numbers. */
+  line?: number;
   rows: number;
   mapped: number;
   created: number;
@@ -60,17 +74,117 @@ export interface ImportSummary extends ImportCheckpoint {
 
 export class CheckpointError extends BitsyncError {}
 
+/** The checkpoint was made for another mapping than the one in Redis now (or for none). */
+export class CheckpointMappingError extends CheckpointError {}
+
+/** Two of the import's files are one: writing one would overwrite or grow the other. */
+export class ImportFilesError extends BitsyncError {}
+
 export function readCheckpoint(path: string): ImportCheckpoint | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const cp = JSON.parse(readFileSync(path, "utf8")) as ImportCheckpoint;
     if (typeof cp.source !== "string" || !Number.isSafeInteger(cp.position)) throw new Error("fields missing");
+    for (const k of ["namespace", "mapping"] as const) {
+      if (cp[k] !== undefined && typeof cp[k] !== "string") throw new Error(`${k} is not a string`);
+    }
     return cp;
   } catch (err) {
     throw new CheckpointError(
       `checkpoint ${path} is unreadable (${(err as Error).message}); delete it or pass --restart`,
     );
   }
+}
+
+/** Where a path leads: the real path of the file, or of its folder when the file does not exist yet. */
+function realPath(path: string): string {
+  const abs = resolve(path);
+  try {
+    return realpathSync(abs);
+  } catch {
+    try {
+      return join(realpathSync(dirname(abs)), basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+/** Whether two paths name one file: the same inode if both exist (hard links too), else the same real path. */
+function sameFile(a: string, b: string): boolean {
+  const sa = statSync(a, { throwIfNoEntry: false });
+  const sb = statSync(b, { throwIfNoEntry: false });
+  if (sa && sb) return sa.dev === sb.dev && sa.ino === sb.ino;
+  return !sa && !sb && realPath(a) === realPath(b);
+}
+
+/** Refuses rejects or a checkpoint written into the input, or into each other, before anything is written. */
+function checkFiles(opts: ImportOptions): void {
+  const input = opts.source.path;
+  if (input !== undefined && sameFile(opts.rejects, input)) {
+    throw new ImportFilesError(
+      `--rejects ${opts.rejects} is the input file ${input}: rejected rows would be appended to the input. ` +
+        `Name another file (default: <checkpoint>.rejects)`,
+    );
+  }
+  if (input !== undefined && sameFile(opts.checkpoint, input)) {
+    throw new ImportFilesError(
+      `--checkpoint ${opts.checkpoint} is the input file ${input}: the checkpoint would overwrite the input. ` +
+        `Name another file`,
+    );
+  }
+  if (sameFile(opts.rejects, opts.checkpoint)) {
+    throw new ImportFilesError(
+      `--rejects ${opts.rejects} is the checkpoint file: rejected rows would corrupt the checkpoint. Name another file`,
+    );
+  }
+}
+
+const RERUN =
+  "To import again into this mapping, pass --restart (safe: uids already mapped keep their bits, " +
+  "nothing is mapped twice); if the mapping lost IDs, run `bitsync map rebuild` first to restore them " +
+  "from the mapping topic, then import with --restart";
+
+/**
+ * The checkpoint's mapping, if it is the one in Redis; else CheckpointMappingError saying what
+ * to run. A checkpoint of an earlier version names no mapping and is refused too: it cannot
+ * prove that the mapping holds what it counts (accepting it whenever the mapping holds IDs would
+ * still let a done checkpoint skip an import into a mapping that lost part of them), and
+ * refusing costs at most a re-read of the source, since --restart maps nothing twice.
+ */
+async function checkMapping(cp: ImportCheckpoint, mapper: IdMapper, path: string): Promise<string> {
+  const ns = mapper.keys.namespace;
+  const refuse = (why: string): CheckpointMappingError =>
+    new CheckpointMappingError(`checkpoint ${path} does not belong to this ID mapping: ${why}. ${RERUN}`);
+  if (cp.namespace === undefined || cp.mapping === undefined) {
+    throw refuse("it was written by an earlier version of bitsync and names no mapping");
+  }
+  if (cp.namespace !== ns) {
+    throw new CheckpointMappingError(
+      `checkpoint ${path} was made for the ID mapping in namespace ${cp.namespace}, and BITSYNC_MAP_NAMESPACE ` +
+        `is ${ns}: set BITSYNC_MAP_NAMESPACE=${cp.namespace} to resume it, or pass --restart to import into ${ns}`,
+    );
+  }
+  const state = await readIdentity(mapper);
+  if (state.id === cp.mapping && state.missing.length === 0) return cp.mapping;
+  if (state.id === null && state.ids === 0) {
+    throw refuse(
+      `the mapping in namespace ${ns} is empty (it was lost, or this is another Redis), ` +
+        `though the checkpoint counts ${cp.mapped} IDs mapped into it`,
+    );
+  }
+  if (state.id === null) {
+    throw refuse(
+      `the mapping in namespace ${ns} holds ${state.ids} IDs but no identity: it was lost and rebuilt since`,
+    );
+  }
+  if (state.id !== cp.mapping) {
+    throw refuse(
+      `the mapping in namespace ${ns} is mapping ${state.id}, the checkpoint's is ${cp.mapping} ` +
+        `(the mapping was lost and made again since, or this is another Redis)`,
+    );
+  }
+  throw refuse(`groups ${state.missing.join(",")} of the mapping in namespace ${ns} lost their data since`);
 }
 
 function writeCheckpoint(path: string, cp: ImportCheckpoint): void {
@@ -82,6 +196,7 @@ function writeCheckpoint(path: string, cp: ImportCheckpoint): void {
 export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   const started = performance.now();
   const { source, mapper, sink, rules, batchSize } = opts;
+  checkFiles(opts);
   const previous = opts.restart ? undefined : readCheckpoint(opts.checkpoint);
   if (previous && previous.source !== source.id) {
     throw new CheckpointError(
@@ -89,9 +204,13 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
         `pass another --checkpoint, or --restart to start over`,
     );
   }
+  const mapping = previous ? await checkMapping(previous, mapper, opts.checkpoint) : await ensureIdentity(mapper);
   const cp: ImportCheckpoint = previous ?? {
     source: source.id,
+    namespace: mapper.keys.namespace,
+    mapping,
     position: 0,
+    line: 0,
     rows: 0,
     mapped: 0,
     created: 0,
@@ -125,6 +244,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   let rejects: string[] = [];
   let rows = 0;
   let position = cp.position;
+  let line = cp.line ?? 0;
   // The previous batch's publish and checkpoint: the next batch is allocated meanwhile.
   let inflight: Promise<void> = Promise.resolve();
 
@@ -132,6 +252,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     const entries = batch;
     const rejected = rejects;
     const at = position;
+    const atLine = line;
     const n = rows;
     batch = [];
     rejects = [];
@@ -143,6 +264,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
       // Rejects are on disk before the checkpoint passes them: nothing is lost.
       if (rejected.length > 0) appendFileSync(opts.rejects, rejected.join(""));
       cp.position = at;
+      cp.line = atLine;
       cp.rows += n;
       cp.mapped += mappings.length;
       cp.created += created;
@@ -155,9 +277,10 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     inflight.catch(() => undefined);
   };
 
-  for await (const row of source.rows(cp.position)) {
+  for await (const row of source.rows(cp.position, cp.line ?? 0)) {
     rows++;
     position = row.position;
+    line = row.line;
     if ("reason" in row) {
       rejects.push(JSON.stringify({ line: row.line, reason: row.reason, raw: row.raw }) + "\n");
     } else {

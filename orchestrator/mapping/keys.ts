@@ -9,7 +9,7 @@ export class MapKeys {
     }
   }
 
-  /** The group's meta hash: groups, b0, load, level, split, seq, n, corps. */
+  /** The group's meta hash: groups, b0, load, level, split, seq, n, corps, and id (the mapping's identity). */
   meta(group: number): string {
     return `{${this.namespace}:${group}}:m`;
   }

@@ -9,7 +9,7 @@ import { Cluster, type Redis } from "ioredis";
 import { BitsyncError } from "../errors.js";
 import { BitmapCore, type UidTable } from "../wasm/core.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
-import { checkId, type IdRules } from "./ids.js";
+import { InvalidIdError, checkId, readId, type IdRules } from "./ids.js";
 import { groupOf } from "./hash.js";
 import { MapKeys } from "./keys.js";
 
@@ -206,6 +206,11 @@ export class IdMapper {
     return out;
   }
 
+  /** What a uid or corpId may be (ids.ts): the routes check what callers send with it. */
+  get rules(): IdRules {
+    return this.#options.rules;
+  }
+
   /** The uid's bit if the process-local cache holds it (no I/O), else undefined. */
   cachedBit(uid: string): number | undefined {
     return this.#cache?.get(uid);
@@ -223,11 +228,20 @@ export class IdMapper {
 
   /**
    * The bits of a scan's uids, -1 for a uid not mapped: the ones the cache lacked looked up. Fills
-   * the scan's own array.
+   * the scan's own array. A uid the rules refuse is InvalidIdError naming it `uids[i]`, as in a
+   * body parsed as JSON. Only the uids the cache lacks need the check: every uid in the cache
+   * passed it on the way in (allocate checks its uids, lookup caches only valid ones). The scan
+   * does not cover the rule by itself: it takes "" and any bytes 0x20..0x7f but `"` and `\`, so
+   * a space, DEL or an over-long uid reaches here.
    */
   async bitsOf(scan: ScannedUids): Promise<Float64Array> {
     const bits = scan.bits;
     if (scan.missing.length === 0) return bits;
+    const rules = this.#options.rules;
+    scan.missingUids.forEach((uid, k) => {
+      const r = readId(uid, `uids[${scan.missing[k]}]`, rules);
+      if ("reason" in r) throw new InvalidIdError(r.reason);
+    });
     const found = await this.lookup(scan.missingUids);
     found.forEach((bit, k) => {
       if (bit !== null) bits[scan.missing[k]!] = bit;
@@ -236,7 +250,8 @@ export class IdMapper {
   }
 
   /**
-   * The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped.
+   * The bit of each uid, or null when it is not mapped. Invalid uids are simply not mapped, and
+   * never sent to Redis nor cached: what the cache holds passed the rules (see bitsOf).
    * A uid already being looked up by another call waits for that answer instead of asking Redis
    * again: after a restart under load, thousands of requests miss the uid cache on the same hot uids
    * at once, and without this each of them would send its own script calls.
@@ -248,7 +263,7 @@ export class IdMapper {
     uids.forEach((uid, i) => {
       const hit = this.#cache?.get(uid);
       if (hit !== undefined) out[i] = hit;
-      else if (typeof uid === "string" && uid.length > 0) {
+      else if (typeof uid === "string" && "id" in readId(uid, "uid", this.#options.rules)) {
         const pending = this.#inflight.get(uid);
         if (pending) waits.push(pending.then((bit) => void (out[i] = bit)));
         else missing.push(i);

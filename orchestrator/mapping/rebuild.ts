@@ -43,8 +43,10 @@ function parseMapping(value: Buffer | null, rules: IdRules): Mapping | { reason:
   if ("reason" in uid) return uid;
   const corp = readId(o.corpId, "corpId", rules);
   if ("reason" in corp) return corp;
-  if (typeof o.bit !== "number" || !Number.isSafeInteger(o.bit) || o.bit < 0)
-    return { reason: `bit ${String(o.bit)} is invalid` };
+  if (typeof o.bit !== "number") return { reason: `bit is ${o.bit === null ? "null" : typeof o.bit}, not a number` };
+  // Past 2^53 JSON.parse has already rounded the number: saying which it was would print another.
+  if (!Number.isSafeInteger(o.bit) || o.bit < 0)
+    return { reason: "bit is not an integer in 0 to 2^53 - 1 (a mapping's bits are dense)" };
   return { uid: uid.id, corpId: corp.id, bit: o.bit };
 }
 

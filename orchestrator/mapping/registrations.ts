@@ -2,6 +2,7 @@
 // the mapping handler, the publisher of mappings and dead letters, and the lag it measures.
 // `bitsync map consume` runs it alone; `bitsync serve` runs it beside the HTTP API.
 import type { Logger } from "pino";
+import { BitsyncError } from "../errors.js";
 import type { Config } from "../config/config.js";
 import { BatchConsumer } from "../kafka/batch-consumer.js";
 import { createKafka } from "../kafka/client.js";
@@ -16,14 +17,28 @@ export interface BatchTotals {
   deadLettered: number;
 }
 
+/**
+ * running: the brokers answer; retrying: none has answered lately, kafkajs keeps trying; stopped:
+ * stopped, or gave up after BITSYNC_KAFKA_GIVE_UP_MS without an answer.
+ */
+export type ConsumerState = "starting" | "running" | "retrying" | "stopped";
+
+/** No broker answered the consumer for BITSYNC_KAFKA_GIVE_UP_MS: it stopped. */
+export class ConsumerGaveUpError extends BitsyncError {}
+
 export interface RegistrationConsumerOptions {
   onBatch?: (batch: BatchTotals) => void;
+  /** Called once when the consumer gives up on unreachable brokers (it stops itself). */
+  onGiveUp?: (err: ConsumerGaveUpError) => void;
+  /** Called on every change of state. */
+  onState?: (state: ConsumerState) => void;
   /** Called with each partition's lag (end offset - committed), every 15 s. */
   onLag?: (partition: number, lag: number) => void;
 }
 
 export interface RegistrationConsumer {
   readonly totals: BatchTotals;
+  readonly state: ConsumerState;
   /** Connects, joins the group and starts consuming. */
   start(): Promise<void>;
   /** Finishes and commits the batch in flight, leaves the group, disconnects. */
@@ -84,15 +99,59 @@ export function createRegistrationConsumer(
     }
   };
   let lagTimer: NodeJS.Timeout | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
+  let state: ConsumerState = "starting";
+  let gaveUp = false;
+  const setState = (next: ConsumerState): void => {
+    if (next === state) return;
+    state = next;
+    opts.onState?.(next);
+  };
+  const giveUpMs = config.kafkaGiveUpMs;
+  // An idle consumer hears from the brokers every second (empty fetches); a busy one at every
+  // heartbeat. Silence past a few heartbeats means no broker answers.
+  const quietMs = Math.max(5000, 3 * Math.max(300, Math.floor(session / 10)));
+  const retryingAfterMs = giveUpMs > 0 ? Math.min(quietMs, giveUpMs / 2) : quietMs;
+  const watch = (): void => {
+    if (state === "stopped" || state === "starting") return;
+    const silentMs = Date.now() - consumer.lastContactAt;
+    if (giveUpMs > 0 && silentMs >= giveUpMs) {
+      gaveUp = true;
+      const err = new ConsumerGaveUpError(
+        `no Kafka broker of ${config.kafkaBrokers.join(",")} answered the registration consumer for ` +
+          `${Math.round(silentMs / 1000)} s (BITSYNC_KAFKA_GIVE_UP_MS=${giveUpMs}): it stopped; nothing is ` +
+          `mapped from ${config.registrationTopic} until it is started again`,
+      );
+      log.error({ err, silentMs }, "the registration consumer gave up: the brokers are unreachable");
+      setState("stopped");
+      clearInterval(watchdog);
+      void consumer.stop().catch(() => undefined);
+      opts.onGiveUp?.(err);
+      return;
+    }
+    const next = silentMs >= retryingAfterMs ? "retrying" : "running";
+    if (next !== state) {
+      if (next === "retrying") log.warn({ silentMs }, "no Kafka broker answers the registration consumer; retrying");
+      else log.info("the Kafka brokers answer the registration consumer again");
+    }
+    setState(next);
+  };
   return {
     totals,
+    get state() {
+      return state;
+    },
     async start() {
       await publisher.connect();
       await consumer.start();
+      setState("running");
+      watchdog = setInterval(watch, Math.max(100, Math.min(1000, Math.floor(retryingAfterMs / 4))));
+      watchdog.unref();
       if (opts.onLag) {
         await admin.connect();
         lagTimer = setInterval(
-          () => void measureLag().catch((err: unknown) => log.debug({ err }, "lag not measured")),
+          () =>
+            state === "running" && void measureLag().catch((err: unknown) => log.debug({ err }, "lag not measured")),
           15_000,
         );
         lagTimer.unref();
@@ -101,9 +160,18 @@ export function createRegistrationConsumer(
     },
     async stop() {
       if (lagTimer) clearInterval(lagTimer);
-      await consumer.stop();
+      clearInterval(watchdog);
+      setState("stopped");
+      // After giving up, leaving the group cannot reach a broker: do not wait for it.
+      const stopped = consumer.stop();
+      if (gaveUp) await Promise.race([stopped.catch(() => undefined), delay(1000)]);
+      else await stopped;
       await publisher.disconnect().catch(() => undefined);
       if (opts.onLag) await admin.disconnect().catch(() => undefined);
     },
   };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -2,26 +2,39 @@
 // ({"uid","corpId"} per line) or a CSV file (uid,corpId). Each row carries a position to resume
 // from: the byte offset after it in a file, the number of rows read from a query.
 import { createReadStream, statSync } from "node:fs";
-import { parse } from "csv-parse";
+import { open } from "node:fs/promises";
 import mysql from "mysql2";
 import { BitsyncError } from "../errors.js";
 
 export type ImportRow =
   | { uid: unknown; corpId: unknown; position: number; line: number }
-  /** A row that could not even be read as fields (bad JSON, wrong column count). */
+  /** A row that could not even be read as fields (bad JSON, wrong column count, too long). */
   | { reason: string; raw: string; position: number; line: number };
 
 export interface ImportSource {
   /** Identifies the source in checkpoints: a resume must read the same one. */
   readonly id: string;
+  /** The file read, for a file source (the import refuses to write into it). */
+  readonly path?: string;
   /** Total of `position` units, when known (bytes of a file), for the progress bar. */
   readonly total: number | undefined;
   readonly unit: "bytes" | "rows";
   /** About how many rows the source holds, when it can tell cheaply. */
   estimateRows(): Promise<number | undefined>;
-  /** Rows from `position` on (0: the start). */
-  rows(position: number): AsyncIterable<ImportRow>;
+  /** Rows from `position` on (0: the start); `line`: lines (rows of a query) before `position`. */
+  rows(position: number, line?: number): AsyncIterable<ImportRow>;
 }
+
+export interface FileSourceOptions {
+  /** Longest line read, in bytes: a longer one is rejected without being held in memory. */
+  maxLineBytes?: number;
+}
+
+/** 1 MiB: a registration line is well under 1 KB; a longer line is a file missing its newlines. */
+export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
+/** Bytes of an over-long line kept for its reject, so that the operator can tell which it was. */
+const PREFIX_BYTES = 64;
+const CHUNK_BYTES = 64 * 1024;
 
 export class ImportSourceError extends BitsyncError {}
 
@@ -33,109 +46,217 @@ function fileSize(path: string): number {
   }
 }
 
-/** The lines of a file from byte `start`, each with the byte offset just past its newline. */
-async function* linesOf(path: string, start: number): AsyncGenerator<{ text: string; end: number }> {
-  let rest = Buffer.alloc(0);
-  let offset = start;
-  for await (const chunk of createReadStream(path, { start }) as AsyncIterable<Buffer>) {
-    let buf = rest.length > 0 ? Buffer.concat([rest, chunk]) : chunk;
-    let nl: number;
-    while ((nl = buf.indexOf(10)) >= 0) {
-      const end = nl > 0 && buf[nl - 1] === 13 ? nl - 1 : nl;
-      offset += nl + 1;
-      yield { text: buf.toString("utf8", 0, end), end: offset };
-      buf = buf.subarray(nl + 1);
-    }
-    rest = Buffer.from(buf);
-  }
-  if (rest.length > 0) yield { text: rest.toString("utf8"), end: offset + rest.length };
+function maxLineOf(opts: FileSourceOptions): number {
+  const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  if (!Number.isSafeInteger(max) || max <= 0) throw new RangeError(`maxLineBytes ${max} is not a positive integer`);
+  return max;
 }
 
-/** Rows of a file of about `size` bytes, from the line lengths of its first 64 KiB. */
-async function estimateLines(path: string, size: number): Promise<number | undefined> {
-  let lines = 0;
-  let bytes = 0;
-  for await (const { end } of linesOf(path, 0)) {
-    lines++;
-    bytes = end;
-    if (bytes >= 65_536) break;
+/** A line of a file: its text (without \r\n), or only its length and first bytes when too long. */
+type Line = { line: number; end: number } & ({ text: string } | { tooLong: number; prefix: string });
+
+/**
+ * The lines of a file from byte `start`, each with its number (after `line` lines before
+ * `start`) and the byte offset just past its newline. Linear in the file's size: each byte is
+ * scanned once and copied at most once, and a line longer than `max` bytes is not kept at all
+ * (only its first bytes), so memory stays within `max` plus a read chunk whatever the file holds.
+ */
+async function* linesOf(path: string, start: number, line: number, max: number): AsyncGenerator<Line> {
+  let pieces: Buffer[] = []; // the current line's bytes in earlier chunks
+  let held = 0; // their length
+  let tooLong = 0; // > 0: the current line is over `max`; its length so far (pieces dropped)
+  let prefix = "";
+  let lineStart = start; // the file offset of the current line
+  let offset = start; // the file offset of the chunk's first byte
+  const finish = (last: Buffer, end: number): Line => {
+    line++;
+    const length = (tooLong > 0 ? tooLong : held) + last.length;
+    let out: Line;
+    if (tooLong > 0 || length > max) {
+      out = { line, end, tooLong: length, prefix: tooLong > 0 ? prefix : head([...pieces, last]) };
+    } else {
+      const bytes = held === 0 ? last : Buffer.concat([...pieces, last], length);
+      const cut = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+      // A UTF-8 byte order mark is not part of the file's first line.
+      const from = lineStart === 0 && isBom(bytes) ? 3 : 0;
+      out = { line, end, text: bytes.toString("utf8", from, Math.max(from, cut)) };
+    }
+    pieces = [];
+    held = 0;
+    tooLong = 0;
+    prefix = "";
+    lineStart = end;
+    return out;
+  };
+  for await (const chunk of createReadStream(path, { start, highWaterMark: CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+    let from = 0;
+    let nl: number;
+    while ((nl = chunk.indexOf(10, from)) >= 0) {
+      yield finish(chunk.subarray(from, nl), offset + nl + 1);
+      from = nl + 1;
+    }
+    const tail = chunk.subarray(from);
+    if (tooLong > 0) tooLong += tail.length;
+    else if (held + tail.length > max) {
+      prefix = head([...pieces, tail]);
+      tooLong = held + tail.length;
+      pieces = [];
+      held = 0;
+    } else if (tail.length > 0) {
+      pieces.push(tail);
+      held += tail.length;
+    }
+    offset += chunk.length;
   }
-  return lines === 0 ? undefined : Math.round((size / Math.max(1, bytes)) * lines);
+  if (held > 0 || tooLong > 0) yield finish(Buffer.alloc(0), offset);
+}
+
+function isBom(b: Buffer): boolean {
+  return b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf;
+}
+
+/** The first PREFIX_BYTES bytes of the pieces, as text. */
+function head(pieces: Buffer[]): string {
+  const out: Buffer[] = [];
+  let n = 0;
+  for (const p of pieces) {
+    if (n >= PREFIX_BYTES) break;
+    out.push(p.subarray(0, PREFIX_BYTES - n));
+    n += Math.min(p.length, PREFIX_BYTES - n);
+  }
+  return Buffer.concat(out).toString("utf8");
+}
+
+function tooLongRow(l: { line: number; end: number; tooLong: number; prefix: string }, max: number): ImportRow {
+  return {
+    reason: `line of ${l.tooLong} bytes is over the limit of ${max} (--max-line-bytes): skipped (a missing newline?)`,
+    raw: `${l.prefix}...`,
+    position: l.end,
+    line: l.line,
+  };
+}
+
+/** Rows of a file of about `size` bytes, from the lines in its first 64 KiB (never more read). */
+async function estimateLines(path: string, size: number): Promise<number | undefined> {
+  const file = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(Math.min(size, 65_536));
+    const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+    let lines = 0;
+    for (let at = buf.indexOf(10); at >= 0 && at < bytesRead; at = buf.indexOf(10, at + 1)) lines++;
+    if (bytesRead === size && bytesRead > 0 && buf[bytesRead - 1] !== 10) lines++; // a last line without newline
+    return lines === 0 ? undefined : Math.round((size / Math.max(1, bytesRead)) * lines);
+  } finally {
+    await file.close();
+  }
 }
 
 /** One JSON object per line. Blank lines are skipped. */
-export function ndjsonSource(path: string): ImportSource {
+export function ndjsonSource(path: string, opts: FileSourceOptions = {}): ImportSource {
   const total = fileSize(path);
+  const max = maxLineOf(opts);
   return {
     id: `ndjson:${path}`,
+    path,
     total,
     unit: "bytes",
     estimateRows: () => estimateLines(path, total),
-    async *rows(position) {
-      let line = 0;
-      for await (const { text, end: offset } of linesOf(path, position)) {
-        line++;
+    async *rows(start, before = 0) {
+      for await (const l of linesOf(path, start, before, max)) {
+        if ("tooLong" in l) {
+          yield tooLongRow(l, max);
+          continue;
+        }
+        const { text, end: position, line } = l;
         if (text.trim().length === 0) continue;
         let body: unknown;
         try {
           body = JSON.parse(text);
         } catch (err) {
-          yield { reason: `not JSON: ${(err as Error).message}`, raw: text, position: offset, line };
+          yield { reason: `not JSON: ${(err as Error).message}`, raw: text, position, line };
           continue;
         }
         if (typeof body !== "object" || body === null || Array.isArray(body)) {
-          yield { reason: "not a JSON object {uid, corpId}", raw: text, position: offset, line };
+          yield { reason: "not a JSON object {uid, corpId}", raw: text, position, line };
           continue;
         }
         const o = body as Record<string, unknown>;
-        yield { uid: o.uid, corpId: o.corpId, position: offset, line };
+        yield { uid: o.uid, corpId: o.corpId, position, line };
       }
     },
   };
 }
 
-/** uid,corpId per record (RFC 4180 quoting); a first line "uid,corpId" is taken as a header. */
-export function csvSource(path: string): ImportSource {
+/**
+ * The fields of one CSV line: RFC 4180 quoting ("a ""b""" is a "b"), fields separated by
+ * commas; or why the line is not CSV. A quoted field cannot span lines: a uid or corpId never
+ * holds a line break (control characters are refused), so such a record is rejected anyway.
+ */
+export function csvFields(line: string): string[] | { reason: string } {
+  if (!line.includes('"')) return line.split(",");
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    if (line[i] === '"') {
+      let value = "";
+      let from = i + 1;
+      for (;;) {
+        const q = line.indexOf('"', from);
+        if (q < 0) return { reason: `bad CSV: field ${fields.length + 1} has no closing quote` };
+        value += line.slice(from, q);
+        if (line[q + 1] !== '"') {
+          i = q + 1;
+          break;
+        }
+        value += '"';
+        from = q + 2;
+      }
+      fields.push(value);
+      if (i === line.length) return fields;
+      if (line[i] !== ",")
+        return { reason: `bad CSV: a character follows the closing quote of field ${fields.length}` };
+      i++;
+    } else {
+      const comma = line.indexOf(",", i);
+      const value = comma < 0 ? line.slice(i) : line.slice(i, comma);
+      if (value.includes('"')) return { reason: `bad CSV: a quote inside unquoted field ${fields.length + 1}` };
+      fields.push(value);
+      if (comma < 0) return fields;
+      i = comma + 1;
+    }
+  }
+}
+
+/** uid,corpId per line (RFC 4180 quoting); a first line "uid,corpId" is taken as a header. */
+export function csvSource(path: string, opts: FileSourceOptions = {}): ImportSource {
   const total = fileSize(path);
+  const max = maxLineOf(opts);
   return {
     id: `csv:${path}`,
+    path,
     total,
     unit: "bytes",
     estimateRows: () => estimateLines(path, total),
-    async *rows(position) {
-      const parser = createReadStream(path, { start: position }).pipe(
-        parse({
-          info: true,
-          relax_column_count: true,
-          skip_empty_lines: true,
-          bom: position === 0,
-          record_delimiter: ["\r\n", "\n", "\r"],
-          // A badly quoted record is reported and skipped, not the end of the import.
-          skip_records_with_error: true,
-        }),
-      );
-      const skipped: { reason: string; raw: string; line: number }[] = [];
-      parser.on("skip", (err: Error & { lines?: number; record?: unknown }) => {
-        skipped.push({ reason: `bad CSV: ${err.message}`, raw: String(err.record ?? ""), line: err.lines ?? 0 });
-      });
-      let at = position;
-      for await (const rec of parser as AsyncIterable<{ record: string[]; info: { bytes: number; lines: number } }>) {
-        const { record, info } = rec;
-        for (const s of skipped.splice(0)) yield { ...s, position: at };
-        at = position + info.bytes;
-        if (info.lines === 1 && position === 0 && record[0]?.trim().toLowerCase() === "uid") continue;
-        if (record.length !== 2) {
-          yield {
-            reason: `expected 2 fields uid,corpId, got ${record.length}`,
-            raw: record.join(","),
-            position: at,
-            line: info.lines,
-          };
+    async *rows(start, before = 0) {
+      for await (const l of linesOf(path, start, before, max)) {
+        if ("tooLong" in l) {
+          yield tooLongRow(l, max);
           continue;
         }
-        yield { uid: record[0], corpId: record[1], position: at, line: info.lines };
+        const { text, end: position, line } = l;
+        if (text.length === 0) continue;
+        const fields = csvFields(text);
+        if ("reason" in fields) {
+          yield { reason: fields.reason, raw: text, position, line };
+          continue;
+        }
+        if (start === 0 && line === 1 && fields[0]?.trim().toLowerCase() === "uid") continue;
+        if (fields.length !== 2) {
+          yield { reason: `expected 2 fields uid,corpId, got ${fields.length}`, raw: text, position, line };
+          continue;
+        }
+        yield { uid: fields[0], corpId: fields[1], position, line };
       }
-      for (const s of skipped.splice(0)) yield { ...s, position: at };
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
+import type { RedisClientOptions } from "./client.js";
 
 /** Either kind of client: code that only sends single-slot commands and scripts takes both. */
 export type RedisLike = Redis | Cluster;
@@ -21,7 +22,7 @@ function parseNode(node: string): { host: string; port: number } {
  * and commands wait for it. Every key of a command or script must hash to one slot: keys share
  * a hash tag such as {map:G}.
  */
-export function createRedisCluster(nodes: string[], log?: Logger, name = "bitsync"): Cluster {
+export function createRedisCluster(nodes: string[], log?: Logger, opts: RedisClientOptions = {}): Cluster {
   if (nodes.length === 0) throw new BitsyncError("a Redis Cluster client needs at least one seed node");
   const cluster = new Cluster(nodes.map(parseNode), {
     scaleReads: "master",
@@ -29,7 +30,11 @@ export function createRedisCluster(nodes: string[], log?: Logger, name = "bitsyn
     // MOVED/ASK hops per command: a resharding moves a slot once; more means a broken topology.
     maxRedirections: 16,
     clusterRetryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
-    redisOptions: { connectionName: name, maxRetriesPerRequest: 2 },
+    redisOptions: {
+      connectionName: opts.name ?? "bitsync",
+      maxRetriesPerRequest: 2,
+      commandTimeout: opts.commandTimeoutMs ?? 10_000,
+    },
   });
   // Without listeners, an "error" event would crash the process.
   cluster.on("error", (err: Error) => log?.warn({ err, redisCluster: nodes }, "redis cluster connection error"));

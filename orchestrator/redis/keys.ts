@@ -1,18 +1,15 @@
 // Every key of one audience shares the hash tag {aud:ID}, so each Lua script touches one slot
 // and runs unchanged on Redis Cluster.
-import { BitsyncError } from "../errors.js";
+import { parseAudienceId } from "../input.js";
 
-export class InvalidAudienceIdError extends BitsyncError {}
+export { InvalidAudienceIdError } from "../input.js";
 
-const AUDIENCE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
-
+/**
+ * The id in canonical form (a BIGINT user_group_id without leading zeros), else
+ * InvalidAudienceIdError: a second spelling of one id would be a second audience here.
+ */
 export function checkAudienceId(id: string): string {
-  if (!AUDIENCE_ID.test(id)) {
-    throw new InvalidAudienceIdError(
-      `audience id "${id.slice(0, 80)}" is invalid: use 1-64 characters from A-Z a-z 0-9 _ . -`,
-    );
-  }
-  return id;
+  return parseAudienceId(id);
 }
 
 export interface AudienceKeys {

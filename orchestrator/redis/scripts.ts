@@ -15,6 +15,7 @@ const SCRIPT_NAMES = [
   "mapAllocate",
   "mapLookup",
   "mapReverse",
+  "mapIdentity",
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -59,6 +60,8 @@ export const ScriptCode = {
   INCOMPLETE: -3,
   NOT_RETAINED: -4,
   EXPIRED: -5,
+  /** mapIdentity: the mapping was created with another group count. */
+  MAP_GROUPS: -6,
 } as const;
 
 type Arg = string | number | Buffer;
@@ -70,7 +73,8 @@ export interface BitsyncScripts {
     versions: string,
     token: string,
     ttl: number,
-  ): Promise<[number, string] | number>;
+    epoch: string,
+  ): Promise<[number, string, string] | number>;
   swap(numKeys: number, ...args: Arg[]): Promise<[number, string] | number>;
   rollback(
     head: string,
@@ -87,6 +91,7 @@ export interface BitsyncScripts {
   mapAllocate(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
   mapLookup(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
   mapReverse(meta: string, seqs: string): Promise<string>;
+  mapIdentity(meta: string, groups: number, id: string): Promise<string | number>;
 }
 
 const FIXED_KEYS: Partial<Record<ScriptName, number>> = {
@@ -97,6 +102,7 @@ const FIXED_KEYS: Partial<Record<ScriptName, number>> = {
   mapAllocate: 1,
   mapLookup: 1,
   mapReverse: 1,
+  mapIdentity: 1,
 };
 
 /**

@@ -11,6 +11,7 @@ import type { VersionStore } from "../sync/store.js";
 import type { BitmapCore } from "../wasm/core.js";
 import type { SyncResult } from "../sync/sync.js";
 import { errorHandler } from "./http-errors.js";
+import { DEFAULT_HTTP_LIMITS, limitedServerFactory, type HttpLimits } from "./http-server.js";
 import { AJV_OPTIONS } from "./schemas.js";
 import type { ServeMetrics } from "./metrics.js";
 import { registerAudienceRoutes } from "./routes/audiences.js";
@@ -29,6 +30,10 @@ export interface AppDeps {
   /** The /metrics text when it is not this process's registry alone (workers of one daemon). */
   metricsText?: () => Promise<string>;
   limits: { batch: number; page: number };
+  /** What /readyz reports besides Redis: the registration consumer's state ("off": none runs here). */
+  readiness: { consumer: string };
+  /** Deadlines and the connection cap of the HTTP server (defaults: DEFAULT_HTTP_LIMITS). */
+  http?: HttpLimits;
   /** Bearer token of the admin routes; empty refuses them all. */
   adminToken: string;
   /** Runs a sync (admin route); absent: the route answers 503. */
@@ -38,6 +43,7 @@ export interface AppDeps {
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
+    serverFactory: limitedServerFactory(deps.http ?? DEFAULT_HTTP_LIMITS),
     ...(deps.log ? { loggerInstance: deps.log as FastifyBaseLogger } : {}),
     // One log line per request would cost more than the request; latency goes to the metrics.
     logController: new LogController({ disableRequestLogging: true }),

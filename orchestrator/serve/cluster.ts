@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { AggregatorRegistry, type Registry } from "prom-client";
 import type { Config } from "../config/config.js";
 import { BitsyncError } from "../errors.js";
+import { EXIT_STOP_CUT_SHORT } from "../runtime/shutdown.js";
 
 /** A worker stopped before it served: a restart would fail the same way. */
 export class WorkerStartError extends BitsyncError {}
@@ -67,10 +68,18 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   log.info({ workers: config.httpWorkers, port: config.httpPort }, "bitsync serve: primary started its workers");
 
   let failure: Error | undefined;
+  let signals = 0;
   const signal = await Promise.race([
     new Promise<NodeJS.Signals>((resolve) => {
-      process.once("SIGTERM", () => resolve("SIGTERM"));
-      process.once("SIGINT", () => resolve("SIGINT"));
+      const onSignal = (s: NodeJS.Signals): void => {
+        if (++signals === 1) return resolve(s);
+        // A second signal: every worker goes now, and so does the primary.
+        log.warn({ signal: s, workers: [...workers.keys()] }, "second signal: stopping the workers now");
+        for (const w of workers.values()) w.process.kill("SIGKILL");
+        process.exit(EXIT_STOP_CUT_SHORT);
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
     }),
     startFailed.catch((err: Error) => {
       failure = err;
@@ -79,6 +88,17 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   ]);
   stopping = true;
   log.info({ signal: signal ?? undefined }, "stopping the workers");
+  // Each worker has the same deadline for its own stop; this one covers a worker that hangs anyway.
+  const deadline = setTimeout(() => {
+    const left = [...workers.keys()].map((id) => `worker ${id}`);
+    log.error(
+      { waitingFor: left, timeoutMs: config.shutdownTimeoutMs },
+      `shutdown deadline of ${config.shutdownTimeoutMs} ms (BITSYNC_SHUTDOWN_TIMEOUT_MS) passed: killing the workers left`,
+    );
+    for (const w of workers.values()) w.process.kill("SIGKILL");
+    process.exit(EXIT_STOP_CUT_SHORT);
+  }, config.shutdownTimeoutMs + 2000);
+  deadline.unref();
   await Promise.all(
     [...workers.values()].map(
       (w) =>
@@ -89,6 +109,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
         }),
     ),
   );
+  clearTimeout(deadline);
   log.info("all workers stopped");
   if (failure) throw failure;
 }

@@ -1,16 +1,22 @@
 // `bitsync serve`: one process running the HTTP API, the registration consumer and the scheduled
 // syncs of BITSYNC_AUDIENCES. Several daemons may share one Redis: the sync lock lets one of them
 // sync an audience at a time (the others skip that round), and every daemon's cache hears every
-// swap. stop() is the graceful shutdown: no new requests or syncs, drain, commit, close.
+// swap. stop() is the graceful shutdown: no new requests or syncs, drain, commit, close; each
+// step named, so that a stop cut short by its deadline can say what it was waiting for.
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { createRegistrationConsumer, type RegistrationConsumer } from "../mapping/registrations.js";
-import { SyncConflictError } from "../sync/errors.js";
+import { SyncAbortedError, SyncConflictError } from "../sync/errors.js";
 import { createService, type Service } from "./service.js";
+
+/** Runs one named step of a stop (Shutdown.step); by default, just awaits it. */
+export type StopStep = <T>(name: string, work: Promise<T>) => Promise<T>;
 
 export interface DaemonOptions {
   /** Run the registration consumer (default true). */
   consumer?: boolean;
+  /** Called when the consumer gave up on unreachable brokers (the daemon serves on without it). */
+  onConsumerGaveUp?: (err: Error) => void;
   /** Prometheus' default process metrics (default true). */
   defaultMetrics?: boolean;
   /** This process is worker N of a `bitsync serve` cluster: only worker 1 consumes and schedules. */
@@ -21,8 +27,10 @@ export interface Daemon {
   service: Service;
   /** http://host:port the API listens on. */
   url: string;
-  stop(): Promise<void>;
+  stop(step?: StopStep): Promise<void>;
 }
+
+const justAwait: StopStep = (_name, work) => work;
 
 export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const service = await createService(config, log, {
@@ -32,18 +40,22 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   const lead = (opts.worker ?? 1) === 1;
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
+  // Scheduled syncs end at their next step once the daemon stops (the served version stays).
+  const aborting = new AbortController();
   let stopping = false;
 
   const scheduled = (audience: string): void => {
     if (stopping) return;
     const run = service
-      .runSync(audience)
+      .runSync(audience, { signal: aborting.signal })
       .then((r) =>
         log.info({ audience, version: r.version, written: r.written, reused: r.reused }, "scheduled sync done"),
       )
       .catch((err: unknown) => {
         if (err instanceof SyncConflictError)
           log.info({ audience }, "another process is syncing it; skipped this round");
+        else if (err instanceof SyncAbortedError || stopping)
+          log.info({ audience, reason: (err as Error).message }, "scheduled sync stopped: the daemon is stopping");
         else log.error({ err, audience }, "scheduled sync failed; the served version is unchanged");
       })
       .finally(() => running.delete(run));
@@ -57,14 +69,24 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
 
   let consumer: RegistrationConsumer | undefined;
   if ((opts.consumer ?? true) && lead) {
-    const { metrics } = service;
+    const { metrics, readiness } = service;
     consumer = createRegistrationConsumer(config, service.mapping.mapper, log, {
       onBatch: (b) => {
         metrics.consumedMessages.inc({ result: "mapped" }, b.mapped);
         metrics.consumedMessages.inc({ result: "dead_lettered" }, b.deadLettered);
       },
       onLag: (partition, lag) => metrics.consumerLag.set({ partition: String(partition) }, lag),
+      onState: (state) => {
+        readiness.consumer = state;
+        metrics.consumerUp.set(state === "running" ? 1 : 0);
+      },
+      onGiveUp: (err) => {
+        log.error("serving continues without the registration consumer; restart the daemon once Kafka is back");
+        opts.onConsumerGaveUp?.(err);
+      },
     });
+    readiness.consumer = "starting";
+    metrics.consumerUp.set(0);
     await consumer.start();
   }
 
@@ -77,15 +99,23 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   return {
     service,
     url,
-    async stop() {
+    async stop(step = justAwait) {
       stopping = true;
+      aborting.abort();
       for (const t of timers) clearInterval(t);
-      // Stop accepting and drain the requests in flight (fastify answers 503 to new ones).
-      await service.app.close();
-      // The consumer's batch in flight finishes and is committed, then it leaves the group.
-      await consumer?.stop();
-      await Promise.allSettled([...running]);
-      await service.close();
+      // A sync still reading the source is abandoned (the served version stays; its lock is
+      // released): a warehouse that is slow or frozen must not hold the stop. One past its read
+      // writes on and swaps.
+      const abandonReads = service.sync.abandonReads();
+      await Promise.all([
+        // Stop accepting and drain the requests in flight (fastify answers 503 to new ones).
+        step("HTTP requests in flight", service.app.close()),
+        // The consumer's batch in flight finishes and is committed, then it leaves the group.
+        consumer ? step("the registration consumer (its batch, commit, leaving the group)", consumer.stop()) : null,
+        step(`running syncs (${running.size})`, Promise.allSettled([...running])),
+        step("closing the source", abandonReads),
+      ]);
+      await step("closing Redis and the caches", service.close());
       log.info("stopped");
     },
   };

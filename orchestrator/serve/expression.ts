@@ -2,6 +2,7 @@
 // audience ids. & binds tighter than |; ! negates. Parsed once into a tree, evaluated with each
 // audience's membership resolved beforehand (at one version per audience).
 import { BitsyncError } from "../errors.js";
+import { InputError, parseAudienceId } from "../input.js";
 
 export class BadExpressionError extends BitsyncError {}
 
@@ -51,17 +52,28 @@ export function parseExpression(text: string): { expr: Expr; audiences: string[]
       pos++;
       return inner;
     }
-    if (t !== undefined && /^\d{1,19}$/.test(t)) {
+    if (t !== undefined && /^\d+$/.test(t)) {
+      // One rule for ids everywhere: "05001" is refused, not read as a second audience 5001.
+      const id = audienceId(t, fail);
       pos++;
-      audiences.add(t);
+      audiences.add(id);
       if (audiences.size > MAX_AUDIENCES) fail(`more than ${MAX_AUDIENCES} audiences`);
-      return { op: "aud", id: t };
+      return { op: "aud", id };
     }
     return fail("expected an audience id, ! or (");
   };
   const expr = or(0);
   if (pos !== tokens.length) fail("unexpected token");
   return { expr, audiences: [...audiences] };
+}
+
+function audienceId(token: string, fail: (what: string) => never): string {
+  try {
+    return parseAudienceId(token);
+  } catch (err) {
+    if (err instanceof InputError) return fail(err.message);
+    throw err;
+  }
 }
 
 export function evaluate(expr: Expr, member: (audience: string) => boolean): boolean {

@@ -3,8 +3,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { BitsyncError } from "../errors.js";
 import { VersionGoneError } from "../cache/segment-cache.js";
+import { InputError } from "../input.js";
 import { InvalidIdError } from "../mapping/ids.js";
-import { AudienceNotFoundError } from "../source/errors.js";
+import { isRedisUnreachable } from "../redis/client.js";
+import { AudienceNotFoundError, SourceInputError } from "../source/errors.js";
 import { DriftError, IntegrityError, RollbackError, SyncConflictError, UnknownAudienceError } from "../sync/errors.js";
 import { BadCursorError } from "./cursor.js";
 import { BadExpressionError } from "./expression.js";
@@ -22,7 +24,14 @@ export class HttpError extends BitsyncError {
 
 export function statusOf(err: unknown): { status: number; code: string } {
   if (err instanceof HttpError) return { status: err.statusCode, code: err.code };
-  if (err instanceof BadCursorError || err instanceof InvalidIdError || err instanceof BadExpressionError) {
+  if (
+    err instanceof InputError ||
+    // An impDate that is no date (20261399): the source refuses it before any query.
+    err instanceof SourceInputError ||
+    err instanceof BadCursorError ||
+    err instanceof InvalidIdError ||
+    err instanceof BadExpressionError
+  ) {
     return { status: 400, code: "bad_request" };
   }
   if (err instanceof UnknownAudienceError || err instanceof AudienceNotFoundError)
@@ -40,9 +49,19 @@ export function statusOf(err: unknown): { status: number; code: string } {
   return { status: 503, code: "unavailable" };
 }
 
+/** What a client is told when Redis is away: the client library's own words stay in the log. */
+export const REDIS_UNREACHABLE_MESSAGE =
+  "Redis is unreachable and this answer needs data this instance has not cached; retry shortly " +
+  "(cached audiences still answer)";
+
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { status, code } = statusOf(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message =
+    status === 503 && isRedisUnreachable(err)
+      ? REDIS_UNREACHABLE_MESSAGE
+      : err instanceof Error
+        ? err.message
+        : String(err);
   if (status >= 500) req.log.error({ err, reqId: req.id, url: req.url }, "request failed");
   void reply.status(status).send({ error: code, message });
 }

@@ -8,6 +8,8 @@ export interface ServeMetrics {
   syncDuration: Histogram<"result">;
   consumedMessages: Counter<"result">;
   consumerLag: Gauge<"partition">;
+  /** 1 while the registration consumer hears from the brokers, 0 while retrying or stopped. */
+  consumerUp: Gauge;
 }
 
 export function createMetrics(cache: SegmentCache, options: { defaultMetrics?: boolean } = {}): ServeMetrics {
@@ -67,5 +69,10 @@ export function createMetrics(cache: SegmentCache, options: { defaultMetrics?: b
   stat("bitsync_cache_resident_bytes", "Bytes of segments held in WASM memory", (s) => s.residentBytes);
   stat("bitsync_cache_resident_segments", "Segments held in WASM memory", (s) => s.residentSegments);
   stat("bitsync_cache_budget_bytes", "Byte budget of the segment cache", (s) => s.budgetBytes);
-  return { registry, requestDuration, syncDuration, consumedMessages, consumerLag };
+  const consumerUp = new Gauge({
+    name: "bitsync_consumer_up",
+    help: "1 while the registration consumer hears from the Kafka brokers, 0 while it retries or has stopped",
+    registers: [registry],
+  });
+  return { registry, requestDuration, syncDuration, consumedMessages, consumerLag, consumerUp };
 }

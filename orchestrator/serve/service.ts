@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { SegmentCache } from "../cache/segment-cache.js";
 import type { Config } from "../config/config.js";
 import { createMappingContext, type MappingContext } from "../mapping/context.js";
-import { ensureReachable } from "../redis/client.js";
+import { duplicateRedis, ensureReachable } from "../redis/client.js";
 import { createSyncContext, type SyncContext } from "../sync/context.js";
 import { syncAudience } from "../sync/sync.js";
 import { buildApp } from "./app.js";
@@ -19,8 +19,13 @@ export interface Service {
   mapping: MappingContext;
   cache: SegmentCache;
   metrics: ServeMetrics;
+  /** Reported by /readyz; the daemon sets the consumer's state. */
+  readiness: { consumer: string };
   /** Syncs one audience, timed in the metrics; the cache follows the swap notification. */
-  runSync(audience: string, opts?: { impDate?: number; force?: boolean }): ReturnType<typeof syncAudience>;
+  runSync(
+    audience: string,
+    opts?: { impDate?: number; force?: boolean; signal?: AbortSignal },
+  ): ReturnType<typeof syncAudience>;
   close(): Promise<void>;
 }
 
@@ -43,7 +48,8 @@ export async function createService(
     pollMs: config.cachePollMs,
     ...(log ? { log } : {}),
   });
-  const subscriber = sync.redis.duplicate({ connectionName: "bitsync-swaps" });
+  // No command deadline: a subscribed connection only waits for messages.
+  const subscriber = duplicateRedis(sync.redis, "bitsync-swaps", { commandTimeout: undefined });
   // Reconnects on its own (and resubscribes); the head poll covers what it misses meanwhile.
   subscriber.on("error", (err: Error) => log?.warn({ err }, "swap subscriber connection error"));
   await cache.start(subscriber, config.swapChannel);
@@ -59,6 +65,7 @@ export async function createService(
       throw err;
     }
   };
+  const readiness = { consumer: "off" };
   const app = await buildApp({
     cache,
     core: sync.deps.core,
@@ -67,6 +74,13 @@ export async function createService(
     redis: sync.redis,
     metrics,
     limits: { batch: config.batchLimit, page: config.pageLimit },
+    readiness,
+    http: {
+      headersTimeoutMs: config.httpHeadersTimeoutMs,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      maxConnections: config.httpMaxConnections,
+    },
     adminToken: config.adminToken,
     sync: runSync,
     ...(opts.clusterMetrics ? { metricsText: workerMetrics(metrics.registry) } : {}),
@@ -78,6 +92,7 @@ export async function createService(
     mapping,
     cache,
     metrics,
+    readiness,
     runSync,
     async close() {
       await app.close();

@@ -27,6 +27,9 @@ export class AudienceNotFoundError extends SourceError {
   }
 }
 
+/** The source was closed (the process is stopping) while a query waited or ran. */
+export class SourceClosedError extends SourceError {}
+
 /** The server rejected the SQL, or returned values bitsync cannot use. Retrying will not help. */
 export class SourceQueryError extends SourceError {}
 

@@ -1,13 +1,20 @@
 // Reads audience bitmaps over the MySQL protocol: StarRocks, Doris, or a MySQL/MariaDB table of
 // serialized bitmaps. One small mysql2 pool per source; every value is a parameter.
-import mysql from "mysql2/promise";
+import mysql, { type Pool, type PoolConnection } from "mysql2/promise";
 import type { Logger } from "pino";
 import { DEFAULT_SEGMENT_BITS } from "../config/defaults.js";
 import { redact } from "../config/config.js";
 import { ConfigError } from "../errors.js";
 import { logger as moduleLogger } from "../log.js";
 import { BITMAP_FORMATS } from "./decode/types.js";
-import { AudienceNotFoundError, SourceError, SourceInputError, SourceQueryError, sourceErrorFrom } from "./errors.js";
+import {
+  AudienceNotFoundError,
+  SourceClosedError,
+  SourceError,
+  SourceInputError,
+  SourceQueryError,
+  sourceErrorFrom,
+} from "./errors.js";
 import { toSourceRow } from "./rows.js";
 import { buildStatements } from "./sql.js";
 import {
@@ -27,6 +34,31 @@ function positiveInt(v: number | undefined, fallback: number, setting: string): 
   if (v === undefined) return fallback;
   if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${setting}=${v} must be a positive integer`);
   return v;
+}
+
+/** Idle connections end politely (COM_QUIT), but a server that does not answer gets 2 s. */
+const POOL_END_MS = 2000;
+
+async function endPool(pool: Pool, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = pool.end().then(
+    () => true,
+    (err: unknown) => {
+      log.warn({ err }, "closing the source pool failed");
+      return true;
+    },
+  );
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), POOL_END_MS)));
+  const done = await Promise.race([ended, late]);
+  clearTimeout(timer);
+  if (!done) {
+    log.warn("the source did not close its connections within 2 s; dropping them");
+    // mysql2 keeps the pool's sockets here; nothing else can destroy an idle one.
+    type Conns = { length: number; get(i: number): { destroy(): void } };
+    const all = (pool as unknown as { pool?: { _allConnections?: Conns } }).pool?._allConnections;
+    const conns = all ? Array.from({ length: all.length }, (_, i) => all.get(i)) : [];
+    for (const c of conns) c.destroy();
+  }
 }
 
 export function createBitmapSource(options: SourceOptions, log: Logger = moduleLogger("source")): BitmapSource {
@@ -76,18 +108,63 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     enableKeepAlive: true,
   });
   let closing: Promise<void> | undefined;
+  /** Connections with a query in flight: close() destroys them, so no read outlives the source. */
+  const active = new Set<PoolConnection>();
   log.debug({ url: redact(url), dialect, table }, "bitmap source created");
 
+  /**
+   * One query on a connection of its own, under a deadline of our own (mysql2's `timeout` keeps
+   * its timer running when the connection dies first, and the process with it). When the
+   * deadline passes, or the source is closed, the connection is destroyed: a frozen server
+   * cannot hold the query, nor the process, any longer.
+   */
   async function query(what: string, text: string, values: unknown[]): Promise<Row[]> {
-    if (closing) throw new SourceError(`${what}: the source is closed`);
+    if (closing) throw new SourceClosedError(`${what}: the source is closed (shutting down)`);
     const started = Date.now();
+    let conn: PoolConnection | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let expired = false;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        expired = true;
+        conn?.destroy();
+        reject(
+          new SourceError(
+            `${what}: no answer within BITSYNC_SOURCE_QUERY_TIMEOUT_MS=${timeout} ms (${dialect} source, ` +
+              `table ${table}); the connection was dropped (retriable)`,
+            { retriable: true },
+          ),
+        );
+      }, timeout);
+    });
     try {
-      const [rows] = await pool.query({ sql: text, values, timeout });
+      const acquiring = pool.getConnection();
+      // A connection that arrives after the deadline (or the close) is not used, nor leaked.
+      acquiring.then(
+        (c) => void ((expired || closing) && c !== conn && c.destroy()),
+        () => undefined,
+      );
+      conn = await Promise.race([acquiring, deadline]);
+      if (closing) throw new SourceClosedError(`${what}: the source is closed (shutting down)`);
+      active.add(conn);
+      const [rows] = await Promise.race([conn.query({ sql: text, values }), deadline]);
       if (!Array.isArray(rows)) throw new SourceQueryError(`${what}: the statement returned no result set`);
       log.debug({ what, rows: rows.length, ms: Date.now() - started }, "source query");
+      active.delete(conn);
+      conn.release();
+      conn = undefined;
       return rows as Row[];
     } catch (err) {
+      if (conn) {
+        active.delete(conn);
+        conn.destroy(); // its state is unknown after a failure: never back into the pool
+      }
+      if (closing && !(err instanceof SourceError)) {
+        throw new SourceClosedError(`${what}: interrupted, the source was closed (shutting down)`, { cause: err });
+      }
       throw sourceErrorFrom(err, { dialect, table, what });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -152,7 +229,12 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     read,
     readRange,
     close() {
-      closing ??= pool.end().catch((err: unknown) => log.warn({ err }, "closing the source pool failed"));
+      if (!closing) {
+        // Reads in flight are abandoned, not awaited: a frozen server would hold the close for good.
+        for (const conn of active) conn.destroy();
+        active.clear();
+        closing = endPool(pool, log);
+      }
       return closing;
     },
   };

@@ -1,20 +1,18 @@
 // Checks of what callers pass in. Everything reaches SQL as a parameter anyway; these checks make a
 // wrong value fail here, with a message, instead of as "no rows" or a server error.
 import { ConfigError } from "../errors.js";
+import { MAX_BIGINT, canonicalAudienceId } from "../input.js";
 import { SourceInputError } from "./errors.js";
 
-const MAX_BIGINT = 9223372036854775807n;
-
-/** The audience id in canonical form (no leading zeros), or SourceInputError. */
+/**
+ * The audience id in canonical form, or SourceInputError. The rule is input.ts's; as a SQL
+ * parameter any decimal spelling binds the same BIGINT, so "0042" reads audience 42 here (the
+ * keys, routes and commands refuse that spelling before a sync gets this far).
+ */
 export function checkAudienceId(id: unknown): string {
-  if (typeof id === "string" && /^\d{1,19}$/.test(id)) {
-    const v = BigInt(id);
-    if (v <= MAX_BIGINT) return v.toString();
-  }
-  throw new SourceInputError(
-    `audience id ${JSON.stringify(String(id))} is not a BIGINT id: expected 1 to 19 decimal digits, ` +
-      `at most ${MAX_BIGINT}`,
-  );
+  const r = canonicalAudienceId(id);
+  if ("reason" in r) throw new SourceInputError(r.reason);
+  return r.id;
 }
 
 /** imp_date as yyyymmdd, or SourceInputError. */
@@ -24,13 +22,17 @@ export function checkImpDate(date: unknown): number {
     const day = date % 100;
     if (month >= 1 && month <= 12 && day >= 1 && day <= 31) return date;
   }
-  throw new SourceInputError(`imp_date ${String(date)} is not a date in yyyymmdd form, e.g. 20261122`);
+  const shown =
+    typeof date === "number" && !Number.isSafeInteger(date) && Number.isInteger(date) ? "" : ` ${String(date)}`;
+  throw new SourceInputError(`imp_date${shown} is not a date in yyyymmdd form, e.g. 20261122`);
 }
 
 function toBigInt(v: bigint | number, name: string): bigint {
   if (typeof v === "bigint") return v;
   if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
-  throw new SourceInputError(`range ${name} ${String(v)} is not an integer (use a bigint above 2^53)`);
+  // An integer past 2^53 is not printed: its digits are already not the ones the caller meant.
+  const shown = typeof v === "number" && Number.isInteger(v) ? "" : ` ${String(v)}`;
+  throw new SourceInputError(`range ${name}${shown} is not an exact integer (use a bigint above 2^53)`);
 }
 
 /** [start, end) with 0 <= start < end <= 2^63-1 (BIGINT arguments). */

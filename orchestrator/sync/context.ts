@@ -13,6 +13,8 @@ export interface SyncContext {
   deps: SyncDeps;
   store: VersionStore;
   redis: Redis;
+  /** Closes the source now: reads in flight fail at once (a stop that must not wait on them). */
+  abandonReads(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export function storeFromConfig(redis: Redis, config: Config): VersionStore {
 }
 
 export function createSyncContext(config: Config, log?: Logger): SyncContext {
-  const redis = createRedis(config.redisUrl, log);
+  const redis = createRedis(config.redisUrl, log, { commandTimeoutMs: config.redisCommandTimeoutMs });
   const store = storeFromConfig(redis, config);
   const source = createBitmapSource(
     {
@@ -60,6 +62,7 @@ export function createSyncContext(config: Config, log?: Logger): SyncContext {
     deps,
     store,
     redis,
+    abandonReads: () => source.close(),
     async close() {
       await source.close();
       await store.close();

@@ -34,3 +34,6 @@ export class RollbackError extends BitsyncError {}
 
 /** No version of this audience exists in Redis. */
 export class UnknownAudienceError extends BitsyncError {}
+
+/** The sync was stopped (SIGTERM, a daemon's stop) before it swapped: nothing changed. */
+export class SyncAbortedError extends BitsyncError {}

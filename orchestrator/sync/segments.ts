@@ -86,7 +86,9 @@ export function buildSegments(core: BitmapCore, rows: readonly DecodedBitmap[], 
     const min = first ? first.segment * 2 ** bits + first.min : null;
     const max = last ? last.segment * 2 ** bits + last.max : null;
     if (max !== null && !Number.isSafeInteger(max)) {
-      throw new IntegrityError(`bitmap holds position ${max}, beyond 2^53: bit positions must be dense IDs`);
+      // In bigint: past 2^53 the number above has lost digits (2^64 - 1 would print as 18446744073709552000).
+      const exact = BigInt(last!.segment) * (1n << BigInt(bits)) + BigInt(last!.max);
+      throw new IntegrityError(`bitmap holds position ${exact}, beyond 2^53: bit positions must be dense IDs`);
     }
     const dispose = (): void => {
       for (const c of cuts) c.dispose();

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
+import { closeRedis, duplicateRedis } from "../redis/client.js";
 import { audienceKeys } from "../redis/keys.js";
 import { ScriptCode, withScripts, type BitsyncScripts } from "../redis/scripts.js";
 import { BitsyncError } from "../errors.js";
@@ -10,6 +11,12 @@ import { HeadMovedError, IncompleteVersionError, LockLostError, RollbackError, S
 import { decodeIndex, parseInfo, type SegmentEntry, type VersionInfo } from "./version.js";
 
 export interface Head {
+  /**
+   * Created with the head, kept for its life: version numbers restart when Redis loses the head
+   * (a restart without persistence, a flush, a failover to an empty replica), so a version is
+   * identified by (epoch, version). "" when the head does not exist (or predates epochs).
+   */
+  epoch: string;
   current: number | null;
   /** Newest first. */
   retained: number[];
@@ -36,6 +43,8 @@ export interface StoreOptions {
 /** A message on the notification channel. */
 export interface SwapNotice {
   audience: string;
+  /** The head's epoch ("" from a publisher that predates epochs). */
+  epoch?: string;
   version: number;
   generation: number;
 }
@@ -192,6 +201,7 @@ export class VersionStore {
   async head(audience: string): Promise<Head> {
     const h = await this.redis.hgetall(audienceKeys(audience).head);
     return {
+      epoch: h.epoch ?? "",
       current: h.current ? Number(h.current) : null,
       retained: (h.retained ?? "")
         .split(",")
@@ -236,12 +246,22 @@ export class VersionStore {
     return new AudienceLock(this.redis, key, token, this.options.lockTtlMs);
   }
 
-  /** Allocates the next version number under the lock. */
-  async begin(audience: string, lock: AudienceLock): Promise<{ version: number; current: number | null }> {
+  /** Allocates the next version number under the lock; creates the head's epoch with the head. */
+  async begin(
+    audience: string,
+    lock: AudienceLock,
+  ): Promise<{ version: number; current: number | null; epoch: string }> {
     const k = audienceKeys(audience);
-    const res = await this.redis.beginVersion(k.head, k.lock, k.versions, lock.token, this.options.ttlSeconds);
+    const res = await this.redis.beginVersion(
+      k.head,
+      k.lock,
+      k.versions,
+      lock.token,
+      this.options.ttlSeconds,
+      newEpoch(),
+    );
     if (res === ScriptCode.LOCK_LOST || !Array.isArray(res)) throw lockLost(audience);
-    return { version: Number(res[0]), current: res[1] === "" ? null : Number(res[1]) };
+    return { version: Number(res[0]), current: res[1] === "" ? null : Number(res[1]), epoch: String(res[2]) };
   }
 
   /** Which of these segment hashes already have a key (reusable without writing). */
@@ -275,7 +295,7 @@ export class VersionStore {
   /** A streaming writer of an audience's segments (see SegmentWriter). */
   segmentWriter(audience: string, onProgress?: (bytes: number) => void): SegmentWriter {
     if (!this.#bulk) {
-      this.#bulk = this.redis.duplicate({ enableAutoPipelining: false, connectionName: "bitsync-bulk" });
+      this.#bulk = duplicateRedis(this.redis, "bitsync-bulk", { enableAutoPipelining: false });
       // Errors reach the writes in flight; the event itself needs a listener.
       this.#bulk.on("error", () => undefined);
     }
@@ -286,7 +306,7 @@ export class VersionStore {
   async close(): Promise<void> {
     const bulk = this.#bulk;
     this.#bulk = undefined;
-    if (bulk) await bulk.quit().catch(() => bulk.disconnect());
+    if (bulk) await closeRedis(bulk);
   }
 
   /** Hashes in the segs set: segments that are (or were, until they expired) stored. */
@@ -403,6 +423,11 @@ export class VersionStore {
     }
     return { keys: res, segments: deadSegs.length, versions: deadVersions.length };
   }
+}
+
+/** 48 random bits: heads of one audience created in one deployment's life never share one. */
+function newEpoch(): string {
+  return randomBytes(6).toString("base64url");
 }
 
 function lockLost(audience: string): LockLostError {

@@ -6,7 +6,7 @@ import { BitsyncError } from "../errors.js";
 import { decodeBitmap } from "../source/decode/decode.js";
 import type { BitmapFormat, DecodedBitmap, DecodeOptions } from "../source/decode/types.js";
 import type { BitmapCore } from "../wasm/core.js";
-import { DriftError, IncompleteVersionError, IntegrityError } from "./errors.js";
+import { DriftError, IncompleteVersionError, IntegrityError, SyncAbortedError } from "./errors.js";
 import { buildSegments } from "./segments.js";
 import type { VersionStore } from "./store.js";
 import { encodeIndex, indexChecksum, type SegmentEntry, type VersionInfo } from "./version.js";
@@ -51,6 +51,8 @@ export interface SyncOptions {
   /** Accept a cardinality change beyond the drift guard. */
   force?: boolean;
   onProgress?: (p: SyncProgress) => void;
+  /** Aborted (a stop): the sync ends at its next step, before the swap, with SyncAbortedError. */
+  signal?: AbortSignal;
 }
 
 export interface SyncResult {
@@ -74,6 +76,12 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
   const ms: Partial<Record<SyncStep, number>> = {};
   let t = performance.now();
   const step = (s: SyncStep): void => {
+    // Up to the swap a stop costs nothing but this sync: the served version stays.
+    if (opts.signal?.aborted && s !== "gc") {
+      throw new SyncAbortedError(
+        `audience ${audience}: the sync was stopped before its ${s} step; the served version is unchanged`,
+      );
+    }
     const now = performance.now();
     opts.onProgress?.({ step: s });
     t = now;
@@ -144,7 +152,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     }
 
     step("write");
-    const { version, current } = await store.begin(audience, lock);
+    const { version, current, epoch } = await store.begin(audience, lock);
     // Segments whose hash is already stored are referenced, not written (delta sync).
     const known = await store.knownSegments(audience);
     const writer = store.segmentWriter(audience, (bytes) =>
@@ -157,6 +165,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
       // Each segment is hashed and copied out just before its write: while Redis stores one,
       // this process prepares the next.
       for (let i = 0; i < built.planned.length; i++) {
+        if (opts.signal?.aborted) step("write"); // throws: stopped mid-write
         const { blob, ...entry } = built.take(i);
         entries.push(entry);
         if (known.has(entry.hash)) continue;
@@ -172,6 +181,7 @@ export async function syncAudience(deps: SyncDeps, audience: string, opts: SyncO
     const index = encodeIndex(deps.segmentBits, entries);
     const info: VersionInfo = {
       audience,
+      epoch,
       version,
       segmentBits: deps.segmentBits,
       cardinality: built.cardinality,

@@ -26,6 +26,8 @@ export interface VersionSource {
 
 export interface VersionInfo {
   audience: string;
+  /** The head's epoch when the version was made: (epoch, version) is unique for good. */
+  epoch?: string;
   version: number;
   segmentBits: number;
   cardinality: number;

@@ -2,7 +2,8 @@
   mapAllocate: give each uid of one allocator group its bit, atomically and idempotently; or
   restore mappings with known bits (rebuilding from the downstream topic).
 
-  KEYS[1]  meta   {map:G}:m   hash: groups, b0, load, level, split, seq, n, corps
+  KEYS[1]  meta   {map:G}:m   hash: groups, b0, load, level, split, seq, n, corps; and id, the
+                              mapping's identity (written by mapIdentity.lua, kept here)
   Every other key this script touches shares KEYS[1]'s hash tag (same slot on Redis Cluster):
            {map:G}:f:B   forward bucket B, a small hash uid -> seq (linear hashing over uids)
            {map:G}:r:K   reverse bucket K = floor(seq / 128), a small hash (seq % 128) -> "cid:uid"

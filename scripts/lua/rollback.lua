@@ -1,7 +1,7 @@
 --[[
   rollback: point the head back at a retained version.
 
-  KEYS[1] head   {aud:ID}:head       hash: current, retained, seq, generation, updatedAt
+  KEYS[1] head   {aud:ID}:head       hash: epoch, current, retained, seq, generation, updatedAt
   KEYS[2] info   {aud:ID}:v:V:info   info of the target version
 
   ARGV[1] target    the version to make current
@@ -28,5 +28,10 @@ local info = rcall("GET", KEYS[2])
 if not info or not string.find(info, '"complete":true', 1, true) then return -5 end
 local generation = rcall("HINCRBY", KEYS[1], "generation", 1)
 rcall("HSET", KEYS[1], "current", ARGV[1], "updatedAt", ARGV[5])
-rcall("PUBLISH", ARGV[3], cjson.encode({ audience = ARGV[4], version = tonumber(ARGV[1]), generation = generation }))
+rcall("PUBLISH", ARGV[3], cjson.encode({
+  audience = ARGV[4],
+  epoch = rcall("HGET", KEYS[1], "epoch") or "",
+  version = tonumber(ARGV[1]),
+  generation = generation,
+}))
 return generation

@@ -1,7 +1,7 @@
 --[[
   swap: make a completely written version current, atomically (compare-and-set on the head).
 
-  KEYS[1]  head      {aud:ID}:head      hash: current, retained, seq, generation, updatedAt
+  KEYS[1]  head      {aud:ID}:head      hash: epoch, current, retained, seq, generation, updatedAt
   KEYS[2]  lock      {aud:ID}:lock      the sync lock's token
   KEYS[3]  info      {aud:ID}:v:V:info  JSON info of the new version; written last, so its
                                         presence with "complete":true marks the version complete
@@ -52,5 +52,10 @@ if ttl > 0 then
     if i ~= 2 then rcall("EXPIRE", KEYS[i], ttl) end
   end
 end
-rcall("PUBLISH", ARGV[6], cjson.encode({ audience = ARGV[7], version = tonumber(ARGV[3]), generation = generation }))
+rcall("PUBLISH", ARGV[6], cjson.encode({
+  audience = ARGV[7],
+  epoch = rcall("HGET", KEYS[1], "epoch") or "",
+  version = tonumber(ARGV[3]),
+  generation = generation,
+}))
 return { generation, list }

@@ -50,6 +50,54 @@ describe("configFromEnv", () => {
     expect(redact("mysql://bitsync:secret@h:1/db")).toBe("mysql://bitsync:***@h:1/db");
     expect(describeConfig({ MYSQL_URL: "mysql://u:secret@h:1/" }).join("\n")).not.toContain("secret");
   });
+
+  it("never prints a password given as a URL option, or one holding an @", () => {
+    expect(redact("mysql://u@h:1/db?password=secret")).toBe("mysql://u@h:1/db?password=***");
+    expect(redact("mysql://u@h:1/db?charset=utf8&password=secret&ssl=1")).toBe(
+      "mysql://u@h:1/db?charset=utf8&password=***&ssl=1",
+    );
+    expect(redact("mysql://h/db?PASSWD=s1&pwd=s2;password1=s3&pass%77ord=s4#x")).toBe(
+      "mysql://h/db?PASSWD=***&pwd=***;password1=***&pass%77ord=***#x",
+    );
+    expect(redact("mysql://u:se@cret@h:1/db")).toBe("mysql://u:***@h:1/db");
+    expect(redact("mysql://h/db?password=")).toBe("mysql://h/db?password=");
+    expect(redact("^[\\x21-\\x7e]+$")).toBe("^[\\x21-\\x7e]+$"); // not a URL: left alone
+    const shown = describeConfig({ MYSQL_URL: "mysql://u@h:1/db?ssl=1&password=secret" }).join("\n");
+    expect(shown).toContain("MYSQL_URL=mysql://u@h:1/db?ssl=1&password=***\n");
+    expect(shown).not.toContain("secret");
+  });
+
+  it("names the file and the position of a JSON error, never the file's content", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bitsync-config-"));
+    const file = join(dir, "c.json");
+    const error = (text: string): string => {
+      writeFileSync(file, text);
+      try {
+        configFromEnv({ BITSYNC_CONFIG: file });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as Error).message).not.toMatch(/hunter2|mysql:/);
+        return (err as Error).message;
+      }
+      throw new Error("no error");
+    };
+    const bad = (where: string): string =>
+      `BITSYNC_CONFIG=${file} is not valid JSON: ${where} (the content is not shown)`;
+    expect(error('{"MYSQL_URL": mysql://u:hunter2@h/}')).toBe(bad("a syntax error at line 1, column 15"));
+    expect(error('{\n  "REDIS_URL": "redis://r:1",\n  "MYSQL_URL": "mysql://u:hunter2@h/" "x"\n}')).toBe(
+      bad("a syntax error at line 3, column 39"),
+    );
+    expect(error('{"MYSQL_URL": "mysql://u:hunter2@h/"')).toBe(bad("it ends too soon, at line 1, column 37"));
+    expect(error("hunter2")).toBe(bad("a syntax error at line 1, column 1"));
+    expect(error('{"MYSQL_URL": "mysql://hunter2\t"}')).toBe(bad("a syntax error at line 1, column 31"));
+    expect(error('{"A": tru, "MYSQL_URL": "mysql://u:hunter2@h/"}')).toBe(bad("a syntax error at line 1, column 10"));
+    // A byte order mark is not an error; a missing file is named with the reason.
+    writeFileSync(file, '\uFEFF{"BITSYNC_SEGMENT_BITS": 21}');
+    expect(configFromEnv({ BITSYNC_CONFIG: file }).segmentBits).toBe(21);
+    expect(() => configFromEnv({ BITSYNC_CONFIG: join(dir, "none.json") })).toThrow(
+      `BITSYNC_CONFIG=${join(dir, "none.json")} cannot be read: ENOENT`,
+    );
+  });
 });
 
 describe("README", () => {

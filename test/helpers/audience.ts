@@ -20,16 +20,19 @@ export class SourceTable {
   private constructor(
     readonly conn: mysql.Connection,
     readonly name: string,
+    /** The server the table is on, when not the stack's MYSQL_URL. */
+    readonly mysqlUrl?: string,
   ) {}
 
-  static async create(): Promise<SourceTable> {
-    const conn = await mysql.createConnection(stackEnv().mysqlUrl);
+  /** A new table on the stack's MariaDB, or on the server of `mysqlUrl` (e.g. a private one). */
+  static async create(mysqlUrl?: string): Promise<SourceTable> {
+    const conn = await mysql.createConnection(mysqlUrl ?? stackEnv().mysqlUrl);
     const name = uniqueName("ugb");
     await conn.query(
       `CREATE TABLE ${name} (user_group_id BIGINT NOT NULL, imp_date INT NOT NULL, hash_part INT NOT NULL, ` +
         `bmp LONGBLOB, cnt BIGINT NULL, PRIMARY KEY (user_group_id, imp_date, hash_part))`,
     );
-    return new SourceTable(conn, name);
+    return new SourceTable(conn, name, mysqlUrl);
   }
 
   /** Stores members (or raw bytes) as one hash part; `count` defaults to the true cardinality. */
@@ -64,6 +67,7 @@ export class SourceTable {
       BITSYNC_SOURCE_COUNT_COLUMN: "cnt",
       BITSYNC_VERSION_TTL_SECONDS: "3600",
       BITSYNC_LOG_LEVEL: "silent",
+      ...(this.mysqlUrl !== undefined ? { MYSQL_URL: this.mysqlUrl } : {}),
       ...extra,
     };
   }

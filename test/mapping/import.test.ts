@@ -1,14 +1,22 @@
 // Cold start against the real stack: files and a MariaDB query in, Redis mappings and Kafka
-// records out; rejects with reasons; idempotent re-runs; a resume after a real SIGKILL; and four
-// processes allocating overlapping uids at once.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// records out; rejects with reasons; idempotent re-runs; a resume after a real SIGKILL; four
+// processes allocating overlapping uids at once; checkpoints tied to their mapping; the import's
+// files kept apart; and an over-long line rejected without stalling the import.
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKafka } from "../../orchestrator/kafka/client.js";
 import { RecordPublisher } from "../../orchestrator/kafka/producer.js";
-import { readCheckpoint, runImport } from "../../orchestrator/mapping/import.js";
+import {
+  CheckpointMappingError,
+  ImportFilesError,
+  readCheckpoint,
+  runImport,
+  type ImportCheckpoint,
+} from "../../orchestrator/mapping/import.js";
+import { readIdentity } from "../../orchestrator/mapping/identity.js";
 import { IdMapper } from "../../orchestrator/mapping/mapper.js";
 import { KafkaMappingSink } from "../../orchestrator/mapping/publish.js";
 import { csvSource, ndjsonSource, sqlSource, type ImportSource } from "../../orchestrator/mapping/sources.js";
@@ -69,7 +77,13 @@ async function expectPublished(topic: string, mapper: IdMapper, uids: string[], 
   uids.forEach((u, i) => expect(seen.get(u)).toEqual({ uid: u, corpId: corp(u), bit: bits[i] }));
 }
 
-async function importAll(source: ImportSource, mapper: IdMapper, topic: string, name: string) {
+async function importAll(
+  source: ImportSource,
+  mapper: IdMapper,
+  topic: string,
+  name: string,
+  more: { restart?: boolean; rejects?: string; checkpoint?: string } = {},
+) {
   return runImport({
     source,
     mapper,
@@ -78,7 +92,24 @@ async function importAll(source: ImportSource, mapper: IdMapper, topic: string, 
     batchSize: 700,
     checkpoint: join(dir, `${name}.cp.json`),
     rejects: join(dir, `${name}.rejects`),
+    ...more,
   });
+}
+
+/** An NDJSON file of uids [from, to), corp "c". */
+function ndjsonFile(name: string, from: number, to: number): string {
+  const file = join(dir, name);
+  const lines = Array.from({ length: to - from }, (_, i) => JSON.stringify({ uid: uid(from + i), corpId: "c" }));
+  writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}
+
+/** The error `p` rejects with (the test fails if it resolves). */
+async function failure(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => expect.fail("expected a failure"),
+    (err: unknown) => err as Error,
+  );
 }
 
 describe("bitsync map import", () => {
@@ -207,6 +238,11 @@ describe("bitsync map import", () => {
     expect((await mapper.stats()).ids).toBe(all.length);
     const back = await mapper.reverse(bits);
     expect(back.map((b) => b!.uid)).toEqual(all); // reverse of forward is the identity
+    // The four created the mapping's identity at once: one for all, in every group and checkpoint.
+    const identity = await readIdentity(mapper);
+    expect(identity.missing).toEqual([]);
+    const named = [0, 1, 2, 3].map((k) => readCheckpoint(join(dir, `p${k}.ndjson.bitsync-checkpoint.json`))!.mapping);
+    expect(named).toEqual([identity.id, identity.id, identity.id, identity.id]);
   });
 
   it("lookup, reverse and stats print what the CLI promises, with --json", async () => {
@@ -241,5 +277,162 @@ describe("bitsync map import", () => {
     const bad = await runCli(["map", "reverse", "-5"], env);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  describe("a checkpoint belongs to its mapping", () => {
+    it("refuses to call an import done when the mapping was lost, and --restart maps it again", async () => {
+      const { ns, topic, mapper, env } = setup();
+      const file = ndjsonFile("lost.ndjson", 0, 3000);
+      const checkpoint = join(dir, "lost.cp.json");
+      const args = ["map", "import", "--ndjson", file, "--checkpoint", checkpoint, "--json"];
+      const first = await runCli(args, env);
+      expect(first.code, first.stderr).toBe(0);
+      expect(readCheckpoint(checkpoint)).toMatchObject({ done: true, namespace: ns, mapped: 3000 });
+      await mapper.clear(); // the mapping is lost (a flushed Redis, a failover to an empty replica)
+      const again = await runCli(args, env);
+      expect(again.code).toBe(1);
+      expect(again.stdout).not.toContain('"alreadyDone":true');
+      expect(again.stderr.trim()).toMatch(
+        /^bitsync map import: checkpoint .*lost\.cp\.json does not belong to this ID mapping: the mapping in namespace \S+ is empty \(it was lost, or this is another Redis\), though the checkpoint counts 3000 IDs mapped into it\. To import again into this mapping, pass --restart \(safe: .*nothing is mapped twice\); if the mapping lost IDs, run `bitsync map rebuild` first/,
+      );
+      const restarted = await runCli([...args, "--restart"], env);
+      expect(restarted.code, restarted.stderr).toBe(0);
+      expect(lastJson(restarted)).toMatchObject({ done: true, alreadyDone: false, mapped: 3000, created: 3000 });
+      expect((await mapper.stats()).ids).toBe(3000);
+      expect((await mapper.lookup([uid(0), uid(2999)])).every((b) => b !== null)).toBe(true);
+      // The restarted import made the mapping a new identity, recorded in its checkpoint.
+      expect(readCheckpoint(checkpoint)!.mapping).toBe((await readIdentity(mapper)).id);
+      await expectPublished(topic, mapper, [uid(0), uid(2999)], () => "c");
+    });
+
+    it("refuses a checkpoint of another namespace, naming the one to set", async () => {
+      const { ns, topic, mapper } = setup();
+      const other = setup().mapper;
+      const file = ndjsonFile("ns.ndjson", 0, 500);
+      await importAll(ndjsonSource(file), mapper, topic, "ns");
+      const err = await failure(importAll(ndjsonSource(file), other, topic, "ns"));
+      expect(err).toBeInstanceOf(CheckpointMappingError);
+      expect(err.message).toBe(
+        `checkpoint ${join(dir, "ns.cp.json")} was made for the ID mapping in namespace ${ns}, and ` +
+          `BITSYNC_MAP_NAMESPACE is ${other.keys.namespace}: set BITSYNC_MAP_NAMESPACE=${ns} to resume it, ` +
+          `or pass --restart to import into ${other.keys.namespace}`,
+      );
+      expect((await other.stats()).ids).toBe(0);
+      expect((await importAll(ndjsonSource(file), mapper, topic, "ns")).alreadyDone).toBe(true);
+    });
+
+    it("refuses a checkpoint of a mapping made again, rebuilt, or partly lost since", async () => {
+      const { topic, mapper } = setup();
+      const file = ndjsonFile("again.ndjson", 0, 2000);
+      const resume = () => importAll(ndjsonSource(file), mapper, topic, "again");
+      await resume();
+      const made = readCheckpoint(join(dir, "again.cp.json"))!.mapping!;
+      const { mappings } = await mapper.allocate(
+        Array.from({ length: 2000 }, (_, i) => ({ uid: uid(i), corpId: "c" })),
+      );
+
+      // Part of the mapping is lost: one group's keys are gone.
+      await redis.del(mapper.keys.meta(5));
+      let err = await failure(resume());
+      expect(err).toBeInstanceOf(CheckpointMappingError);
+      expect(err.message).toMatch(/: groups 5 of the mapping in namespace \S+ lost their data since\. To import again/);
+
+      // Lost whole, then rebuilt from the topic (restore, as `bitsync map rebuild` does): IDs, no identity.
+      await mapper.clear();
+      expect((await mapper.restore(mappings)).restored).toBe(2000);
+      err = await failure(resume());
+      expect(err.message).toMatch(
+        /: the mapping in namespace \S+ holds 2000 IDs but no identity: it was lost and rebuilt since\. To import again into this mapping, pass --restart/,
+      );
+
+      // Made again by another import: another identity.
+      await mapper.clear();
+      await importAll(ndjsonSource(ndjsonFile("other.ndjson", 5000, 5100)), mapper, topic, "other");
+      const now = (await readIdentity(mapper)).id!;
+      expect(now).not.toBe(made);
+      err = await failure(resume());
+      expect(err.message).toContain(
+        `is mapping ${now}, the checkpoint's is ${made} (the mapping was lost and made again since`,
+      );
+
+      // --restart imports into this mapping: bits of uids mapped before are kept.
+      await mapper.clear();
+      await mapper.restore(mappings);
+      const restarted = await importAll(ndjsonSource(file), mapper, topic, "again", { restart: true });
+      expect(restarted).toMatchObject({ mapped: 2000, created: 0, done: true });
+      expect(await mapper.lookup(mappings.map((m) => m.uid))).toEqual(mappings.map((m) => m.bit));
+    });
+
+    it("refuses a checkpoint of an earlier version, which names no mapping", async () => {
+      const { topic, mapper } = setup();
+      const file = ndjsonFile("legacy.ndjson", 0, 100);
+      await importAll(ndjsonSource(file), mapper, topic, "legacy");
+      const path = join(dir, "legacy.cp.json");
+      const { namespace: _ns, mapping: _id, line: _line, ...legacy } = readCheckpoint(path)!;
+      writeFileSync(path, JSON.stringify(legacy satisfies ImportCheckpoint));
+      const err = await failure(importAll(ndjsonSource(file), mapper, topic, "legacy"));
+      expect(err).toBeInstanceOf(CheckpointMappingError);
+      expect(err.message).toMatch(
+        /: it was written by an earlier version of bitsync and names no mapping\. To import again into this mapping, pass --restart/,
+      );
+      expect((await importAll(ndjsonSource(file), mapper, topic, "legacy", { restart: true })).created).toBe(0);
+    });
+  });
+
+  it("refuses rejects or a checkpoint written into the input file, before writing anything", async () => {
+    const { topic, mapper, env } = setup();
+    const file = join(dir, "own.ndjson");
+    const content = '{"uid":"own-1","corpId":"c"}\nnot json\n';
+    writeFileSync(file, content);
+    const link = join(dir, "own-link.ndjson");
+    symlinkSync(file, link);
+    const err = await failure(importAll(ndjsonSource(file), mapper, topic, "own", { rejects: link }));
+    expect(err).toBeInstanceOf(ImportFilesError);
+    expect(err.message).toBe(
+      `--rejects ${link} is the input file ${file}: rejected rows would be appended to the input. ` +
+        `Name another file (default: <checkpoint>.rejects)`,
+    );
+    const cp = await failure(
+      importAll(ndjsonSource(file), mapper, topic, "own", { checkpoint: `${dir}/./own.ndjson` }),
+    );
+    expect(cp.message).toMatch(/^--checkpoint .* is the input file .*: the checkpoint would overwrite the input/);
+    const same = await failure(
+      importAll(ndjsonSource(file), mapper, topic, "own", { rejects: join(dir, "own.cp.json") }),
+    );
+    expect(same.message).toMatch(/^--rejects .* is the checkpoint file: rejected rows would corrupt the checkpoint/);
+    const cli = await runCli(
+      ["map", "import", "--ndjson", file, "--rejects", `${dir}/../${dir.split("/").pop()}/own.ndjson`],
+      env,
+    );
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^bitsync map import: --rejects .* is the input file/);
+    expect(readFileSync(file, "utf8")).toBe(content);
+    expect((await mapper.stats()).ids).toBe(0);
+  });
+
+  it("rejects a line over the limit with its number, fast, and imports the lines after it", async () => {
+    const { topic, mapper } = setup();
+    const file = join(dir, "long.ndjson");
+    const before = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ uid: uid(i), corpId: "c" }) + "\n").join("");
+    const after = Array.from(
+      { length: 1000 },
+      (_, i) => JSON.stringify({ uid: uid(1000 + i), corpId: "c" }) + "\n",
+    ).join("");
+    // An export that lost its newlines for 64 MiB: one line, no end in sight.
+    const long = Buffer.alloc(64 << 20, "x");
+    writeFileSync(file, Buffer.concat([Buffer.from(before), long, Buffer.from("\n" + after)]));
+    const started = performance.now();
+    const summary = await importAll(ndjsonSource(file), mapper, topic, "long");
+    console.log(`64 MiB line rejected, 2000 rows imported in ${(performance.now() - started).toFixed(0)} ms`);
+    expect(summary).toMatchObject({ mapped: 2000, rejected: 1, done: true, position: readFileSync(file).length });
+    const rejects = readFileSync(join(dir, "long.rejects"), "utf8").trim().split("\n");
+    expect(rejects).toHaveLength(1);
+    const reject = JSON.parse(rejects[0]!) as { line: number; reason: string; raw: string };
+    expect(reject).toEqual({
+      line: 1001,
+      reason: `line of ${64 << 20} bytes is over the limit of 1048576 (--max-line-bytes): skipped (a missing newline?)`,
+      raw: `${"x".repeat(64)}...`,
+    });
+    expect((await mapper.stats()).ids).toBe(2000);
   });
 });

@@ -146,8 +146,10 @@ describe("membership", () => {
       { defaultMetrics: false },
     );
     try {
-      const sample = [...users.filter((_, i) => i % 3 === 1), "ghost-user", "", "x".repeat(300)];
-      const want = { audience: aud.b, version: 1, members: sample.map((u) => members.b.has(u)), unmapped: 3 };
+      // Uids the mapping would refuse ("", over 64 bytes) are a 400 naming their index, whichever way
+      // the body is read (test/serve/strict-input.test.ts): here only valid ones, one never mapped.
+      const sample = [...users.filter((_, i) => i % 3 === 1), "ghost-user"];
+      const want = { audience: aud.b, version: 1, members: sample.map((u) => members.b.has(u)), unmapped: 1 };
       const plain = JSON.stringify({ uids: sample });
       // The same uids in forms only JSON.parse takes: escapes, a non-ASCII spelling of nothing new.
       const escaped = plain.replace(/"user/g, '"\\u0075ser');

@@ -27,7 +27,7 @@ describe("Redis Cluster (BITSYNC_STACK_CLUSTER_NODES)", () => {
   const run = uniqueName("t");
 
   beforeAll(async () => {
-    cluster = createRedisCluster(env.redisClusterNodes, undefined, "bitsync-test") as Cluster & Touch;
+    cluster = createRedisCluster(env.redisClusterNodes, undefined, { name: "bitsync-test" }) as Cluster & Touch;
     cluster.defineCommand("touch", { lua: TOUCH_LUA, numberOfKeys: 3 });
     // CLUSTER SLOTS: [start, end, master [host, port, id, ...], ...replicas] per range.
     for (const [start, end, master] of await cluster.cluster("SLOTS")) {

@@ -6,13 +6,18 @@ import { audienceInfo, rollbackAudience } from "../../sync/admin.js";
 import type { AppDeps } from "../app.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { HttpError } from "../http-errors.js";
-import { AUDIENCE_PARAMS, ERROR, replies } from "../schemas.js";
+import { MAX_BIT, parseAudienceId, parseInteger } from "../../input.js";
+import { AUDIENCE_PARAMS, COUNT_TEXT, ERROR, replies, validationError } from "../schemas.js";
+
+/** Members per page when ?limit= is not given (BITSYNC_PAGE_LIMIT if that is lower). */
+const DEFAULT_PAGE = 100;
 
 function requireAdmin(req: FastifyRequest, token: string): void {
   if (token === "") {
     throw new HttpError(401, "unauthorized", "admin routes are disabled: set BITSYNC_ADMIN_TOKEN on the server");
   }
-  const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
+  // The scheme is case-insensitive (RFC 7235 §2.1): "bearer", "Bearer" and "BEARER" all name it.
+  const given = /^bearer +(.+)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   if (a.length !== b.length || !timingSafeEqual(a, b)) {
@@ -24,18 +29,22 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
   const { cache, mapper, store } = deps;
   const params = AUDIENCE_PARAMS;
 
-  app.get<{ Params: { id: string }; Querystring: { limit?: number; cursor?: string; rank?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { limit?: string; cursor?: string; rank?: string } }>(
     "/v1/audiences/:id/members",
     {
+      schemaErrorFormatter: validationError,
       schema: {
         summary: "A page of members (bits mapped back to uids); follow `next` to walk the whole audience",
         params,
         querystring: {
           type: "object",
           properties: {
-            limit: { type: "integer", minimum: 1, maximum: deps.limits.page, default: 100 },
+            limit: {
+              ...COUNT_TEXT,
+              description: `Members per page, 1 to ${deps.limits.page} (default ${Math.min(DEFAULT_PAGE, deps.limits.page)})`,
+            },
             cursor: { type: "string", maxLength: 64 },
-            rank: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+            rank: { ...COUNT_TEXT, description: `Start at this depth, 0 to ${MAX_BIT}` },
           },
           additionalProperties: false,
         },
@@ -58,8 +67,13 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
       },
     },
     async (req) => {
-      const audience = req.params.id;
-      const { limit = 100, cursor, rank } = req.query;
+      const audience = parseAudienceId(req.params.id);
+      const { cursor } = req.query;
+      const limit =
+        req.query.limit === undefined
+          ? Math.min(DEFAULT_PAGE, deps.limits.page)
+          : parseInteger(req.query.limit, "limit", 1, deps.limits.page);
+      const rank = req.query.rank === undefined ? undefined : parseInteger(req.query.rank, "rank", 0, MAX_BIT);
       if (cursor !== undefined && rank !== undefined) {
         throw new HttpError(
           400,
@@ -75,16 +89,22 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
         audience,
         version: page.version,
         items: page.bits.map((bit, i) => ({ bit, uid: ids[i]?.uid ?? null, corpId: ids[i]?.corpId ?? null })),
-        next: page.nextRank === null ? null : encodeCursor(page.version, page.nextRank),
+        next:
+          page.nextRank === null
+            ? null
+            : encodeCursor({ epoch: page.epoch, version: page.version, rank: page.nextRank }),
       };
     },
   );
 
   app.get<{ Params: { id: string } }>(
     "/v1/audiences/:id",
-    { schema: { summary: "The audience's current version and the retained ones", params, response: { "4xx": ERROR } } },
+    {
+      schemaErrorFormatter: validationError,
+      schema: { summary: "The audience's current version and the retained ones", params, response: { "4xx": ERROR } },
+    },
     async (req) => {
-      const info = await audienceInfo(store, req.params.id);
+      const info = await audienceInfo(store, parseAudienceId(req.params.id));
       return {
         audience: info.audience,
         version: info.version,
@@ -100,6 +120,7 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
   app.post<{ Params: { id: string }; Body: { impDate?: number; force?: boolean } | undefined }>(
     "/v1/audiences/:id/sync",
     {
+      schemaErrorFormatter: validationError,
       schema: {
         summary: "Admin: sync the audience from the source now (Authorization: Bearer token)",
         params,
@@ -117,8 +138,9 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
     async (req) => {
       requireAdmin(req, deps.adminToken);
       if (!deps.sync) throw new HttpError(503, "unavailable", "this server does not run syncs");
-      const result = await deps.sync(req.params.id, req.body ?? {});
-      cache.invalidate(req.params.id);
+      const audience = parseAudienceId(req.params.id);
+      const result = await deps.sync(audience, req.body ?? {});
+      cache.invalidate(audience);
       return result;
     },
   );
@@ -126,12 +148,13 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
   app.post<{ Params: { id: string }; Body: { to?: number } | undefined }>(
     "/v1/audiences/:id/rollback",
     {
+      schemaErrorFormatter: validationError,
       schema: {
         summary: "Admin: point the audience back at a retained version (Authorization: Bearer token)",
         params,
         body: {
           type: ["object", "null"],
-          properties: { to: { type: "integer", minimum: 1 } },
+          properties: { to: { type: "integer", minimum: 1, maximum: Number.MAX_SAFE_INTEGER } },
           additionalProperties: false,
         },
         response: { "4xx": ERROR },
@@ -139,8 +162,9 @@ export function registerAudienceRoutes(app: FastifyInstance, deps: AppDeps): voi
     },
     async (req) => {
       requireAdmin(req, deps.adminToken);
-      const result = await rollbackAudience(store, req.params.id, req.body?.to);
-      cache.invalidate(req.params.id);
+      const audience = parseAudienceId(req.params.id);
+      const result = await rollbackAudience(store, audience, req.body?.to);
+      cache.invalidate(audience);
       return result;
     },
   );

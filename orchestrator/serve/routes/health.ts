@@ -1,4 +1,5 @@
-// Liveness, readiness (Redis reachable, or degraded: cached answers continue), metrics, a no-op.
+// Liveness, readiness (Redis reachable and the consumer running, or degraded: cached answers
+// continue), metrics, a no-op.
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.js";
 
@@ -14,7 +15,10 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
       ),
       new Promise<string>((r) => setTimeout(() => r("down"), 500).unref()),
     ]);
-    return { status: redis === "up" ? "ready" : "degraded", redis, cache: deps.cache.stats() };
+    // A consumer that retries or stopped does not stop the answers: degraded, still in rotation.
+    const { consumer } = deps.readiness;
+    const ok = redis === "up" && (consumer === "running" || consumer === "off");
+    return { status: ok ? "ready" : "degraded", redis, consumer, cache: deps.cache.stats() };
   });
 
   app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {

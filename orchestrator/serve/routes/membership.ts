@@ -5,21 +5,24 @@ import type { VersionView } from "../../cache/segment-cache.js";
 import type { AppDeps } from "../app.js";
 import { evaluate, parseExpression } from "../expression.js";
 import { HttpError } from "../http-errors.js";
+import { parseAudienceId, parseBit } from "../../input.js";
+import { checkId, checkIds } from "../../mapping/ids.js";
 import { ScannedUids } from "../../mapping/mapper.js";
-import { AJV_OPTIONS, AUDIENCE_PARAMS, BIT, UID, replies } from "../schemas.js";
+import { AJV_OPTIONS, AUDIENCE_PARAMS, BIT, BIT_TEXT, UID, UID_JSON, replies, validationError } from "../schemas.js";
 
 type Validation = ReturnType<FastifySchemaCompiler<unknown>>;
 
 export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { cache, mapper } = deps;
 
-  app.get<{ Params: { id: string }; Querystring: { uid?: string; bit?: number } }>(
+  app.get<{ Params: { id: string }; Querystring: { uid?: string; bit?: string } }>(
     "/v1/audiences/:id/contains",
     {
+      schemaErrorFormatter: validationError,
       schema: {
         summary: "Is one uid (or bit) in the audience?",
         params: AUDIENCE_PARAMS,
-        querystring: { type: "object", properties: { uid: UID, bit: BIT }, additionalProperties: false },
+        querystring: { type: "object", properties: { uid: UID, bit: BIT_TEXT }, additionalProperties: false },
         response: replies({
           audience: { type: "string" },
           version: { type: "integer" },
@@ -29,11 +32,13 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       },
     },
     (req, reply) => {
-      const { uid, bit } = req.query;
-      if ((uid === undefined) === (bit === undefined)) {
+      const q = req.query;
+      if ((q.uid === undefined) === (q.bit === undefined)) {
         throw new HttpError(400, "bad_request", "give exactly one of ?uid= or ?bit=");
       }
-      const audience = req.params.id;
+      const audience = parseAudienceId(req.params.id);
+      const bit = q.bit === undefined ? undefined : parseBit(q.bit);
+      const uid = q.uid === undefined ? undefined : checkId(q.uid, "uid", mapper.rules);
       // Hot path, synchronous: version loaded, uid in the uid cache, segment resident (or empty).
       const view = cache.currentNow(audience);
       const known = view && (bit ?? mapper.cachedBit(uid!));
@@ -79,9 +84,11 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
         done(new HttpError(400, "bad_request", `the body is not JSON: ${(err as Error).message}`));
       }
     });
-    // Scanned bodies are valid by construction (the scan takes nothing else); the rest are
-    // validated against the route's schema, by fastify's own compiler with the app's options.
+    // Scanned bodies have the schema's shape by construction (the scan takes nothing else; their
+    // uids meet the mapping's rules in bitsOf); the rest are validated against the route's schema,
+    // by fastify's own compiler with the app's options.
     const compile = AjvCompiler()({}, { customOptions: AJV_OPTIONS });
+    scope.setSchemaErrorFormatter(validationError);
     scope.setValidatorCompiler((route) => {
       const validate = compile(route);
       if (route.httpPart !== "body") return validate;
@@ -94,7 +101,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       return check;
     });
 
-    scope.post<{ Params: { id: string }; Body: ScannedUids | { uids?: string[]; bits?: number[] } }>(
+    scope.post<{ Params: { id: string }; Body: ScannedUids | { uids?: (string | number)[]; bits?: number[] } }>(
       "/v1/audiences/:id/contains",
       {
         schema: {
@@ -103,9 +110,9 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
           body: {
             type: "object",
             properties: {
-              // Items are only typed: a uid too long or empty is simply not mapped, and per-item
-              // length checks cost more than the lookups on a 10,000-uid batch.
-              uids: { type: "array", items: { type: "string" }, maxItems: limit },
+              // Items are typed here; the mapping's own rules (length, pattern) are checked on
+              // each uid by the handler (checkIds, or bitsOf for a body read by the core).
+              uids: { type: "array", items: UID_JSON, maxItems: limit },
               bits: { type: "array", items: BIT, maxItems: limit },
             },
             additionalProperties: false,
@@ -119,7 +126,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
         },
       },
       async (req, reply) => {
-        const audience = req.params.id;
+        const audience = parseAudienceId(req.params.id);
         const body = req.body;
         let bits: Float64Array;
         let byUid = true;
@@ -134,13 +141,13 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
             bits = Float64Array.from(given);
             byUid = false;
           } else {
-            bits = Float64Array.from(await mapper.lookup(uids!), (b) => b ?? -1);
+            bits = Float64Array.from(await mapper.lookup(checkIds(uids!, "uids", mapper.rules)), (b) => b ?? -1);
           }
         }
         const view = cache.currentNow(audience) ?? (await cache.current(audience));
         const answers = cache.containsBitsNow(view, bits) ?? (await cache.containsBitsIn(view, bits));
         // The answer as text: a thousand booleans written by the core, not by the serializer (the
-        // audience id is digits, checked by its schema).
+        // audience id is digits, checked by parseAudienceId).
         let text = `{"audience":"${audience}","version":${view.version},"members":[${deps.core.boolsJson(answers)}]`;
         if (byUid) {
           let unmapped = 0;
@@ -152,14 +159,15 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
     );
   });
 
-  app.post<{ Body: { uid?: string; bit?: number; expr: string } }>(
+  app.post<{ Body: { uid?: string | number; bit?: number; expr: string } }>(
     "/v1/contains",
     {
+      schemaErrorFormatter: validationError,
       schema: {
         summary: 'Does a uid (or bit) satisfy a set expression over audiences, e.g. "1 & (2 | 3) & !4"?',
         body: {
           type: "object",
-          properties: { uid: UID, bit: BIT, expr: { type: "string", minLength: 1, maxLength: 2000 } },
+          properties: { uid: UID_JSON, bit: BIT, expr: { type: "string", minLength: 1, maxLength: 2000 } },
           required: ["expr"],
           additionalProperties: false,
         },
@@ -171,10 +179,11 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       },
     },
     async (req) => {
-      const { uid, bit, expr } = req.body;
-      if ((uid === undefined) === (bit === undefined)) {
+      const { bit, expr } = req.body;
+      if ((req.body.uid === undefined) === (bit === undefined)) {
         throw new HttpError(400, "bad_request", 'give exactly one of "uid" or "bit"');
       }
+      const uid = req.body.uid === undefined ? undefined : checkId(req.body.uid, "uid", mapper.rules);
       const parsed = parseExpression(expr);
       // Each audience resolved once: the whole expression reads one version of each.
       const views = new Map<string, VersionView>();
