@@ -36,6 +36,26 @@ function positiveInt(v: number | undefined, fallback: number, setting: string): 
   return v;
 }
 
+interface CoreConnection {
+  destroy(): void;
+  stream?: { destroy(): void };
+}
+
+/**
+ * mysql2's destroy() only half-closes the socket (end()): against a frozen server it never
+ * closes, and its handle keeps the process alive. The socket itself is destroyed too.
+ */
+function dropCore(c: CoreConnection): void {
+  c.destroy();
+  c.stream?.destroy();
+}
+
+function dropConnection(conn: PoolConnection): void {
+  const core = (conn as unknown as { connection?: CoreConnection }).connection;
+  if (core) dropCore(core);
+  else conn.destroy();
+}
+
 /** Idle connections end politely (COM_QUIT), but a server that does not answer gets 2 s. */
 const POOL_END_MS = 2000;
 
@@ -54,10 +74,10 @@ async function endPool(pool: Pool, log: Logger): Promise<void> {
   if (!done) {
     log.warn("the source did not close its connections within 2 s; dropping them");
     // mysql2 keeps the pool's sockets here; nothing else can destroy an idle one.
-    type Conns = { length: number; get(i: number): { destroy(): void } };
+    type Conns = { length: number; get(i: number): CoreConnection };
     const all = (pool as unknown as { pool?: { _allConnections?: Conns } }).pool?._allConnections;
     const conns = all ? Array.from({ length: all.length }, (_, i) => all.get(i)) : [];
-    for (const c of conns) c.destroy();
+    for (const c of conns) dropCore(c);
   }
 }
 
@@ -127,7 +147,7 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         expired = true;
-        conn?.destroy();
+        if (conn) dropConnection(conn);
         reject(
           new SourceError(
             `${what}: no answer within BITSYNC_SOURCE_QUERY_TIMEOUT_MS=${timeout} ms (${dialect} source, ` +
@@ -141,7 +161,7 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
       const acquiring = pool.getConnection();
       // A connection that arrives after the deadline (or the close) is not used, nor leaked.
       acquiring.then(
-        (c) => void ((expired || closing) && c !== conn && c.destroy()),
+        (c) => void ((expired || closing) && c !== conn && dropConnection(c)),
         () => undefined,
       );
       conn = await Promise.race([acquiring, deadline]);
@@ -157,7 +177,7 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     } catch (err) {
       if (conn) {
         active.delete(conn);
-        conn.destroy(); // its state is unknown after a failure: never back into the pool
+        dropConnection(conn); // its state is unknown after a failure: never back into the pool
       }
       if (closing && !(err instanceof SourceError)) {
         throw new SourceClosedError(`${what}: interrupted, the source was closed (shutting down)`, { cause: err });
@@ -231,7 +251,7 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     close() {
       if (!closing) {
         // Reads in flight are abandoned, not awaited: a frozen server would hold the close for good.
-        for (const conn of active) conn.destroy();
+        for (const conn of active) dropConnection(conn);
         active.clear();
         closing = endPool(pool, log);
       }
