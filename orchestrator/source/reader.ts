@@ -130,6 +130,11 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
   let closing: Promise<void> | undefined;
   /** Connections with a query in flight: close() destroys them, so no read outlives the source. */
   const active = new Set<PoolConnection>();
+  // Rejects every query in flight when the source closes: a destroyed socket does not always make
+  // mysql2 fail the query on it.
+  let onClose: (err: Error) => void = () => undefined;
+  const closed = new Promise<never>((_, reject) => (onClose = reject));
+  closed.catch(() => undefined);
   log.debug({ url: redact(url), dialect, table }, "bitmap source created");
 
   /**
@@ -164,10 +169,10 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
         (c) => void ((expired || closing) && c !== conn && dropConnection(c)),
         () => undefined,
       );
-      conn = await Promise.race([acquiring, deadline]);
+      conn = await Promise.race([acquiring, deadline, closed]);
       if (closing) throw new SourceClosedError(`${what}: the source is closed (shutting down)`);
       active.add(conn);
-      const [rows] = await Promise.race([conn.query({ sql: text, values }), deadline]);
+      const [rows] = await Promise.race([conn.query({ sql: text, values }), deadline, closed]);
       if (!Array.isArray(rows)) throw new SourceQueryError(`${what}: the statement returned no result set`);
       log.debug({ what, rows: rows.length, ms: Date.now() - started }, "source query");
       active.delete(conn);
@@ -251,6 +256,7 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     close() {
       if (!closing) {
         // Reads in flight are abandoned, not awaited: a frozen server would hold the close for good.
+        onClose(new SourceClosedError("the source was closed (shutting down)"));
         for (const conn of active) dropConnection(conn);
         active.clear();
         closing = endPool(pool, log);
