@@ -61,3 +61,27 @@ function popcount(b: number): number {
   b = (b & 0x33) + ((b >> 2) & 0x33);
   return (b + (b >> 4)) & 0x0f;
 }
+
+/**
+ * `base` with `flips` toggled, as new bytes (the container cardinalities adjusted): a version
+ * that differs from the base in the segments the flips fall in, made without a new random fill.
+ */
+export function flipped(base: DenseBitmap, flips: readonly number[]): DenseBitmap {
+  const bytes = Buffer.from(base.bytes);
+  const p = bytes.subarray(1);
+  const containers = p.readUInt32LE(4);
+  const firstKey = p.readUInt16LE(8);
+  const body = p.subarray(8 + 8 * containers);
+  const set = new Set(flips);
+  let cardinality = base.cardinality;
+  for (const bit of set) {
+    const at = bit - firstKey * 65536;
+    if (at < 0 || at >= containers * 65536) throw new RangeError(`flip ${bit} outside the bitmap`);
+    const was = (body[at >>> 3]! >> (at & 7)) & 1;
+    body[at >>> 3]! ^= 1 << (at & 7);
+    const c = Math.floor(at / 65536);
+    p.writeUInt16LE(p.readUInt16LE(10 + 4 * c) + (was ? -1 : 1), 10 + 4 * c);
+    cardinality += was ? -1 : 1;
+  }
+  return { bytes, cardinality, has: (bit) => base.has(bit) !== set.has(bit) };
+}

@@ -132,8 +132,14 @@ export async function exitWithin(run: Cli, ms: number, what: string): Promise<Cl
   return { ...res, ms: Date.now() - started };
 }
 
-export function tail(text: string, lines = 15): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
+/** The last lines of a log, each cut to 400 characters, for failure messages. */
+export function tail(text: string, lines = 8): string {
+  return text
+    .trimEnd()
+    .split("\n")
+    .slice(-lines)
+    .map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l))
+    .join("\n");
 }
 
 /** pino's JSON lines on stderr (other lines are skipped). */
