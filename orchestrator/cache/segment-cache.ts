@@ -65,6 +65,8 @@ export interface CacheStats {
   residentBytes: number;
   residentSegments: number;
   budgetBytes: number;
+  /** Size of the WASM core's linear memory (it grows, never shrinks): what the cache costs in RSS. */
+  coreMemoryBytes: number;
 }
 
 interface HeadEntry {
@@ -212,6 +214,7 @@ export class SegmentCache {
       residentBytes: this.#bytes,
       residentSegments: this.#segments.size,
       budgetBytes: this.#opts.budgetBytes,
+      coreMemoryBytes: this.#core.stats().memoryBytes,
     };
   }
 

@@ -10,7 +10,7 @@ import type { IdMapper } from "../mapping/mapper.js";
 import type { VersionStore } from "../sync/store.js";
 import type { BitmapCore } from "../wasm/core.js";
 import type { SyncResult } from "../sync/sync.js";
-import { errorHandler } from "./http-errors.js";
+import { createErrorHandler } from "./http-errors.js";
 import { DEFAULT_HTTP_LIMITS, limitedServerFactory, type HttpLimits } from "./http-server.js";
 import { AJV_OPTIONS } from "./schemas.js";
 import type { ServeMetrics } from "./metrics.js";
@@ -64,7 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: { title: "bitsync", version: "1", description: "Audience membership and member pages over bitmaps" },
     },
   });
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(createErrorHandler());
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
   });

@@ -54,14 +54,32 @@ export const REDIS_UNREACHABLE_MESSAGE =
   "Redis is unreachable and this answer needs data this instance has not cached; retry shortly " +
   "(cached audiences still answer)";
 
-export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const { status, code } = statusOf(err);
-  const message =
-    status === 503 && isRedisUnreachable(err)
-      ? REDIS_UNREACHABLE_MESSAGE
-      : err instanceof Error
-        ? err.message
-        : String(err);
-  if (status >= 500) req.log.error({ err, reqId: req.id, url: req.url }, "request failed");
-  void reply.status(status).send({ error: code, message });
+/** While Redis is away every uncached request fails the same way: one log line per interval says so. */
+const UNREACHABLE_LOG_INTERVAL_MS = 5000;
+
+/** The app's error handler: the status and reason of each error, and a log line for 5xx. */
+export function createErrorHandler(): (err: unknown, req: FastifyRequest, reply: FastifyReply) => void {
+  let lastUnreachableLog = -Infinity;
+  let suppressed = 0;
+  return (err, req, reply) => {
+    const { status, code } = statusOf(err);
+    const unreachable = status === 503 && isRedisUnreachable(err);
+    const message = unreachable ? REDIS_UNREACHABLE_MESSAGE : err instanceof Error ? err.message : String(err);
+    if (unreachable) {
+      const now = Date.now();
+      if (now - lastUnreachableLog >= UNREACHABLE_LOG_INTERVAL_MS) {
+        req.log.warn(
+          { err, reqId: req.id, url: req.url, suppressedSinceLast: suppressed },
+          "request failed: Redis is unreachable (one line per 5 s while it lasts)",
+        );
+        lastUnreachableLog = now;
+        suppressed = 0;
+      } else {
+        suppressed++;
+      }
+    } else if (status >= 500) {
+      req.log.error({ err, reqId: req.id, url: req.url }, "request failed");
+    }
+    void reply.status(status).send({ error: code, message });
+  };
 }

@@ -69,6 +69,11 @@ export function createMetrics(cache: SegmentCache, options: { defaultMetrics?: b
   stat("bitsync_cache_resident_bytes", "Bytes of segments held in WASM memory", (s) => s.residentBytes);
   stat("bitsync_cache_resident_segments", "Segments held in WASM memory", (s) => s.residentSegments);
   stat("bitsync_cache_budget_bytes", "Byte budget of the segment cache", (s) => s.budgetBytes);
+  stat(
+    "bitsync_wasm_memory_bytes",
+    "Size of the WASM core's linear memory (grows, never shrinks)",
+    (s) => s.coreMemoryBytes,
+  );
   const consumerUp = new Gauge({
     name: "bitsync_consumer_up",
     help: "1 while the registration consumer hears from the Kafka brokers, 0 while it retries or has stopped",

@@ -130,11 +130,11 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
   let closing: Promise<void> | undefined;
   /** Connections with a query in flight: close() destroys them, so no read outlives the source. */
   const active = new Set<PoolConnection>();
-  // Rejects every query in flight when the source closes: a destroyed socket does not always make
-  // mysql2 fail the query on it.
-  let onClose: (err: Error) => void = () => undefined;
-  const closed = new Promise<never>((_, reject) => (onClose = reject));
-  closed.catch(() => undefined);
+  // close() rejects every query in flight itself: a destroyed socket does not always make mysql2
+  // fail the query on it. One rejecter per query, removed when it settles: racing each query
+  // against one long-lived "closed" promise would leave a reaction on it per query, holding that
+  // query's rows (every bitmap read) for the life of the source.
+  const interrupts = new Set<(err: Error) => void>();
   log.debug({ url: redact(url), dialect, table }, "bitmap source created");
 
   /**
@@ -149,7 +149,11 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     let conn: PoolConnection | undefined;
     let timer: NodeJS.Timeout | undefined;
     let expired = false;
+    let interrupt: ((err: Error) => void) | undefined;
+    // The query's deadline, or the source's close, whichever comes first.
     const deadline = new Promise<never>((_, reject) => {
+      interrupt = reject;
+      interrupts.add(reject);
       timer = setTimeout(() => {
         expired = true;
         if (conn) dropConnection(conn);
@@ -169,10 +173,10 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
         (c) => void ((expired || closing) && c !== conn && dropConnection(c)),
         () => undefined,
       );
-      conn = await Promise.race([acquiring, deadline, closed]);
+      conn = await Promise.race([acquiring, deadline]);
       if (closing) throw new SourceClosedError(`${what}: the source is closed (shutting down)`);
       active.add(conn);
-      const [rows] = await Promise.race([conn.query({ sql: text, values }), deadline, closed]);
+      const [rows] = await Promise.race([conn.query({ sql: text, values }), deadline]);
       if (!Array.isArray(rows)) throw new SourceQueryError(`${what}: the statement returned no result set`);
       log.debug({ what, rows: rows.length, ms: Date.now() - started }, "source query");
       active.delete(conn);
@@ -190,6 +194,7 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
       throw sourceErrorFrom(err, { dialect, table, what });
     } finally {
       clearTimeout(timer);
+      interrupts.delete(interrupt!);
     }
   }
 
@@ -256,7 +261,8 @@ export function createBitmapSource(options: SourceOptions, log: Logger = moduleL
     close() {
       if (!closing) {
         // Reads in flight are abandoned, not awaited: a frozen server would hold the close for good.
-        onClose(new SourceClosedError("the source was closed (shutting down)"));
+        for (const interrupt of interrupts) interrupt(new SourceClosedError("the source was closed (shutting down)"));
+        interrupts.clear();
         for (const conn of active) dropConnection(conn);
         active.clear();
         closing = endPool(pool, log);

@@ -10,7 +10,7 @@ import { lastJson } from "../helpers/cli.js";
 import { waitFor } from "../helpers/stack.js";
 import { denseBitmap } from "./helpers/bitmaps.js";
 import { FAST, http, serve, settle, stopServe, type Answer, type Served } from "./helpers/daemon.js";
-import { cli, exitWithin, sleep, stopAll } from "./helpers/procs.js";
+import { cli, exitWithin, logLines, sleep, stopAll } from "./helpers/procs.js";
 import { PrivateRedis } from "./helpers/servers.js";
 
 let table: SourceTable;
@@ -119,6 +119,14 @@ describe("Redis stopped and started", () => {
     for (const internal of ["Stream isn't writeable", "enableOfflineQueue", "maxRetriesPerRequest", "ECONNREFUSED"]) {
       expect(miss.body.message, "the 503's message is bitsync's own").not.toContain(internal);
     }
+    // An outage fails every uncached request alike: the log says so once per 5 s, not once a request.
+    const burst = performance.now();
+    for (let i = 0; i < 30; i++) expect((await contains(daemon, uncached, i)).status).toBe(503);
+    const lines = logLines(daemon.run.stderr()).filter((l) => String(l.msg).startsWith("request failed"));
+    expect(lines.length, "request-failed log lines for 31 requests").toBeLessThanOrEqual(
+      1 + Math.ceil((performance.now() - burst) / 5000),
+    );
+    expect(lines[0]).toMatchObject({ level: 40, suppressedSinceLast: 0 });
 
     await redis.start();
     // Nothing restarts the daemon: it reconnects on its own (Redis came back empty: sync again).

@@ -83,5 +83,14 @@ export function flipped(base: DenseBitmap, flips: readonly number[]): DenseBitma
     p.writeUInt16LE(p.readUInt16LE(10 + 4 * c) + (was ? -1 : 1), 10 + 4 * c);
     cardinality += was ? -1 : 1;
   }
-  return { bytes, cardinality, has: (bit) => base.has(bit) !== set.has(bit) };
+  // Answers from its own bytes: a chain of versions does not keep every earlier one alive.
+  const limit = containers * 65536;
+  return {
+    bytes,
+    cardinality,
+    has(bit) {
+      const at = bit - firstKey * 65536;
+      return at >= 0 && at < limit && (body[at >>> 3]! & (1 << (at & 7))) !== 0;
+    },
+  };
 }
