@@ -14,6 +14,25 @@ export default tseslint.config(
     },
   },
   {
+    // The WASM boundary: outside orchestrator/wasm/ only core.ts (and errors.ts) may be imported;
+    // the other modules take raw pointers.
+    files: ["**/*.ts"],
+    ignores: ["orchestrator/wasm/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "wasm/(memory|resident|segmenting|uid-table|batch|types)\\.js$",
+              message: "import the WASM core's public surface, orchestrator/wasm/core.js",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // AssemblyScript: its own types (u32, usize) and builtins; assembly/tsconfig.json type-checks it.
     files: ["assembly/**/*.ts"],
     rules: {

@@ -22,6 +22,7 @@ import { IdMapper } from "../orchestrator/mapping/mapper.js";
 import { KafkaMappingSink, mappingRecord } from "../orchestrator/mapping/publish.js";
 import { ndjsonSource } from "../orchestrator/mapping/sources.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
+import { BitmapCore } from "../orchestrator/wasm/core.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -116,6 +117,7 @@ try {
     batchSize: 2000,
     cacheEntries: LOOKUPS,
     namespace: ns,
+    core: BitmapCore.create({ budgetBytes: 1 << 20 }),
   });
   await timeLookups(cachedMapper); // warm
   const cached = await timeLookups(cachedMapper);

@@ -17,9 +17,9 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
-import type { Head, VersionStore, SwapNotice } from "../sync/store.js";
-import { UnknownAudienceError } from "../sync/errors.js";
-import type { SegmentEntry, VersionInfo } from "../sync/version.js";
+import type { Head, VersionStore, SwapNotice } from "../versions/store.js";
+import { UnknownAudienceError } from "../versions/errors.js";
+import type { SegmentEntry, VersionInfo } from "../versions/format.js";
 import { BATCH_BIT_LIMIT, type BitmapCore, type ResidentBlob, type SegmentBlob } from "../wasm/core.js";
 
 /** The version asked for is gone (expired or collected): a pinned cursor cannot continue. */

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { configFromEnv, type Config } from "../config/config.js";
 import { Shutdown } from "../runtime/shutdown.js";
 import { logger, rootLogger } from "../log.js";
-import { audienceInfo, collectGarbage, rollbackAudience } from "../sync/admin.js";
+import { audienceInfo, collectGarbage, rollbackAudience } from "../versions/admin.js";
 import { createSyncContext } from "../sync/context.js";
 import { syncAudience, type SyncProgress } from "../sync/sync.js";
 import { dateArg, versionArg } from "./args.js";

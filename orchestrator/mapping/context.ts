@@ -1,40 +1,33 @@
-// Wires the ID mapping from the configuration: a Redis or Redis Cluster client and the mapper,
-// shared by the CLI, the consumer daemon, serving and the tests.
+// The ID mapping's dependencies, taken from the process's resources (runtime/resources.ts): the
+// Redis or Redis Cluster client and the mapper, shared by the CLI, the consumer, serving and tests.
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { closeRedis, createRedis } from "../redis/client.js";
-import { createRedisCluster, type RedisLike } from "../redis/cluster.js";
-import type { BitmapCore } from "../wasm/core.js";
+import type { RedisLike } from "../redis/cluster.js";
+import { Resources } from "../runtime/resources.js";
 import { IdMapper } from "./mapper.js";
 
 export interface MappingContext {
   redis: RedisLike;
   mapper: IdMapper;
+  /** Closes the resources (those of the caller's Resources when it passed its own). */
   close(): Promise<void>;
 }
 
-/** `core`: the WASM core whose memory holds the forward cache (serving shares its own). */
-export function createMappingContext(config: Config, log?: Logger, opts: { core?: BitmapCore } = {}): MappingContext {
-  const redis: RedisLike =
-    config.redisClusterNodes.length > 0
-      ? createRedisCluster(config.redisClusterNodes, log, {
-          name: "bitsync-mapping",
-          commandTimeoutMs: config.redisCommandTimeoutMs,
-        })
-      : createRedis(config.redisUrl, log, { name: "bitsync-mapping", commandTimeoutMs: config.redisCommandTimeoutMs });
-  const mapper = new IdMapper(redis, {
+/** The mapping's view of `res`: its forward cache lives in the process's one WASM core. */
+export function mappingContextOf(res: Resources): MappingContext {
+  const { config } = res;
+  const mapper = new IdMapper(res.mappingRedis, {
     groups: config.mapGroups,
     namespace: config.mapNamespace,
     rules: { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern },
     batchSize: config.mapBatchSize,
     cacheEntries: config.mapCacheEntries,
-    ...(opts.core ? { core: opts.core } : {}),
+    ...(config.mapCacheEntries > 0 ? { core: res.core } : {}),
   });
-  return {
-    redis,
-    mapper,
-    async close() {
-      await closeRedis(redis);
-    },
-  };
+  return { redis: res.mappingRedis, mapper, close: () => res.close() };
+}
+
+/** A mapping context with resources of its own (a CLI command, a test). */
+export function createMappingContext(config: Config, log?: Logger): MappingContext {
+  return mappingContextOf(new Resources(config, log));
 }

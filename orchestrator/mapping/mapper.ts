@@ -7,7 +7,7 @@
 // reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
 import { Cluster, type Redis } from "ioredis";
 import { BitsyncError } from "../errors.js";
-import { BitmapCore, type UidTable } from "../wasm/core.js";
+import type { BitmapCore, UidTable } from "../wasm/core.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
 import { InvalidIdError, checkId, readId, type IdRules } from "./ids.js";
 import { groupOf } from "./hash.js";
@@ -27,7 +27,8 @@ export interface MapperOptions {
   initialBuckets?: number;
   /** Mean uids per forward bucket before one is split (kept so that buckets stay listpacks). */
   bucketLoad?: number;
-  /** The core whose memory holds the forward cache (default: one of the mapper's own). */
+  /** The core whose memory holds the forward cache: required when cacheEntries > 0 (the process's
+   * one core, from runtime/resources.ts; the mapper never makes one of its own). */
   core?: BitmapCore;
 }
 
@@ -123,11 +124,12 @@ export class IdMapper {
     this.groups = options.groups;
     this.keys = new MapKeys(options.namespace ?? "map");
     this.#options = options;
-    // A core of its own pins no segments: its blob budget is only a formality.
-    this.#cache =
-      options.cacheEntries > 0
-        ? (options.core ?? BitmapCore.create({ budgetBytes: 1 << 20 })).uidTable(options.cacheEntries)
-        : undefined;
+    if (options.cacheEntries > 0 && !options.core) {
+      throw new RangeError(
+        `a forward cache of ${options.cacheEntries} entries needs the process's WASM core (options.core)`,
+      );
+    }
+    this.#cache = options.cacheEntries > 0 ? options.core!.uidTable(options.cacheEntries) : undefined;
     this.#initialBuckets = options.initialBuckets ?? DEFAULT_INITIAL_BUCKETS;
   }
 

@@ -7,7 +7,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { SegmentCache } from "../cache/segment-cache.js";
 import type { IdMapper } from "../mapping/mapper.js";
-import type { VersionStore } from "../sync/store.js";
+import type { VersionStore } from "../versions/store.js";
 import type { BitmapCore } from "../wasm/core.js";
 import type { SyncResult } from "../sync/sync.js";
 import { createErrorHandler } from "./http-errors.js";

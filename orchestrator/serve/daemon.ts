@@ -6,11 +6,12 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { createRegistrationConsumer, type RegistrationConsumer } from "../mapping/registrations.js";
-import { SyncAbortedError, SyncConflictError } from "../sync/errors.js";
+import type { StopStep } from "../runtime/resources.js";
+import { SyncAbortedError } from "../sync/errors.js";
+import { SyncConflictError } from "../versions/errors.js";
 import { createService, type Service } from "./service.js";
 
 /** Runs one named step of a stop (Shutdown.step); by default, just awaits it. */
-export type StopStep = <T>(name: string, work: Promise<T>) => Promise<T>;
 
 export interface DaemonOptions {
   /** Run the registration consumer (default true). */
@@ -115,7 +116,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
         step(`running syncs (${running.size})`, Promise.allSettled([...running])),
         step("closing the source", abandonReads),
       ]);
-      await step("closing Redis and the caches", service.close());
+      await service.close(step);
       log.info("stopped");
     },
   };

@@ -7,7 +7,8 @@ import { InputError } from "../input.js";
 import { InvalidIdError } from "../mapping/ids.js";
 import { isRedisUnreachable } from "../redis/client.js";
 import { AudienceNotFoundError, SourceInputError } from "../source/errors.js";
-import { DriftError, IntegrityError, RollbackError, SyncConflictError, UnknownAudienceError } from "../sync/errors.js";
+import { DriftError, IntegrityError } from "../sync/errors.js";
+import { RollbackError, SyncConflictError, UnknownAudienceError } from "../versions/errors.js";
 import { BadCursorError } from "./cursor.js";
 import { BadExpressionError } from "./expression.js";
 

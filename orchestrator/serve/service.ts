@@ -1,13 +1,14 @@
-// Everything one serving process holds: the sync context (store, source, core), the segment cache
-// listening for swaps, the ID mapping, metrics and the HTTP app. `bitsync serve` adds the
-// registration consumer and the scheduled syncs around it (daemon.ts).
+// Everything one serving process holds: its resources (core, clients, source, store; one owner,
+// runtime/resources.ts), the segment cache listening for swaps, the ID mapping, metrics and the
+// HTTP app. `bitsync serve` adds the registration consumer and the scheduled syncs (daemon.ts).
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { SegmentCache } from "../cache/segment-cache.js";
 import type { Config } from "../config/config.js";
-import { createMappingContext, type MappingContext } from "../mapping/context.js";
-import { duplicateRedis, ensureReachable } from "../redis/client.js";
-import { createSyncContext, type SyncContext } from "../sync/context.js";
+import { mappingContextOf, type MappingContext } from "../mapping/context.js";
+import { ensureReachable } from "../redis/client.js";
+import { Resources, type StopStep } from "../runtime/resources.js";
+import { syncContextOf, type SyncContext } from "../sync/context.js";
 import { syncAudience } from "../sync/sync.js";
 import { buildApp } from "./app.js";
 import { workerMetrics } from "./cluster.js";
@@ -26,7 +27,8 @@ export interface Service {
     audience: string,
     opts?: { impDate?: number; force?: boolean; signal?: AbortSignal },
   ): ReturnType<typeof syncAudience>;
-  close(): Promise<void>;
+  /** Closes the app, the cache, then every resource (newest first); idempotent. */
+  close(step?: StopStep): Promise<void>;
 }
 
 export async function createService(
@@ -35,24 +37,21 @@ export async function createService(
   /** clusterMetrics: this process is a worker of a daemon; /metrics answers for all workers. */
   opts: { defaultMetrics?: boolean; clusterMetrics?: boolean } = {},
 ): Promise<Service> {
-  const sync = createSyncContext(config, log);
+  const resources = new Resources(config, log);
+  const sync = syncContextOf(resources);
   try {
     await ensureReachable(sync.redis, config.redisUrl, config.startupTimeoutMs);
   } catch (err) {
-    await sync.close();
+    await resources.close();
     throw err;
   }
-  const mapping = createMappingContext(config, log, { core: sync.deps.core });
-  const cache = new SegmentCache(sync.store, sync.deps.core, {
+  const mapping = mappingContextOf(resources);
+  const cache = new SegmentCache(sync.store, resources.core, {
     budgetBytes: config.wasmBudgetBytes,
     pollMs: config.cachePollMs,
     ...(log ? { log } : {}),
   });
-  // No command deadline: a subscribed connection only waits for messages.
-  const subscriber = duplicateRedis(sync.redis, "bitsync-swaps", { commandTimeout: undefined });
-  // Reconnects on its own (and resubscribes); the head poll covers what it misses meanwhile.
-  subscriber.on("error", (err: Error) => log?.warn({ err }, "swap subscriber connection error"));
-  await cache.start(subscriber, config.swapChannel);
+  await cache.start(resources.subscriber, config.swapChannel);
   const metrics = createMetrics(cache, opts);
   const runSync: Service["runSync"] = async (audience, o = {}) => {
     const end = metrics.syncDuration.startTimer();
@@ -66,9 +65,10 @@ export async function createService(
     }
   };
   const readiness = { consumer: "off" };
+  let closing: Promise<void> | undefined;
   const app = await buildApp({
     cache,
-    core: sync.deps.core,
+    core: resources.core,
     mapper: mapping.mapper,
     store: sync.store,
     redis: sync.redis,
@@ -94,12 +94,13 @@ export async function createService(
     metrics,
     readiness,
     runSync,
-    async close() {
-      await app.close();
-      await cache.stop();
-      subscriber.disconnect();
-      await mapping.close();
-      await sync.close();
+    close(step: StopStep = (_what, work) => work) {
+      closing ??= (async () => {
+        await step("the HTTP server", app.close());
+        await step("the segment cache", cache.stop());
+        await resources.close(step);
+      })();
+      return closing;
     },
   };
 }

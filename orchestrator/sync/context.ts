@@ -1,12 +1,10 @@
-// Wires the sync's dependencies from the configuration: one place that knows how a source,
-// a store and a core are made, shared by the CLI, the daemon and the tests.
+// The sync's dependencies, taken from the process's resources (runtime/resources.ts): one place
+// that knows what a sync needs, shared by the CLI, the daemon and the tests.
 import type { Logger } from "pino";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.js";
-import { createRedis } from "../redis/client.js";
-import { createBitmapSource } from "../source/reader.js";
-import { BitmapCore } from "../wasm/core.js";
-import { VersionStore } from "./store.js";
+import { Resources } from "../runtime/resources.js";
+import type { VersionStore } from "../versions/store.js";
 import type { SyncDeps } from "./sync.js";
 
 export interface SyncContext {
@@ -15,58 +13,34 @@ export interface SyncContext {
   redis: Redis;
   /** Closes the source now: reads in flight fail at once (a stop that must not wait on them). */
   abandonReads(): Promise<void>;
+  /** Closes the resources (those of the caller's Resources when it passed its own). */
   close(): Promise<void>;
 }
 
-export function storeFromConfig(redis: Redis, config: Config): VersionStore {
-  return new VersionStore(redis, {
-    ttlSeconds: config.versionTtlSeconds,
-    retain: config.retainVersions,
-    channel: config.swapChannel,
-    lockTtlMs: config.syncLockTtlMs,
-    writeChunkBytes: config.syncWriteChunkBytes,
-    writeBytesPerSecond: config.syncWriteBytesPerSecond,
-  });
-}
-
-export function createSyncContext(config: Config, log?: Logger): SyncContext {
-  const redis = createRedis(config.redisUrl, log, { commandTimeoutMs: config.redisCommandTimeoutMs });
-  const store = storeFromConfig(redis, config);
-  const source = createBitmapSource(
-    {
-      url: config.mysqlUrl,
-      dialect: config.sourceDialect,
-      table: config.sourceTable,
-      columns: config.sourceColumns,
-      chunkBits: config.segmentBits,
-      queryTimeoutMs: config.sourceQueryTimeoutMs,
-      ...(config.sourceCountColumn ? { countColumn: config.sourceCountColumn } : {}),
-      // A NULL BLOB becomes the empty value of the format the BLOBs hold.
-      ...(config.sourceDialect === "mysql" ? { format: config.sourceFormat } : {}),
-    },
-    log,
-  );
-  const core = BitmapCore.create({ budgetBytes: config.wasmBudgetBytes });
+/** The sync's view of `res`; closing it closes `res`. */
+export function syncContextOf(res: Resources): SyncContext {
+  const { config } = res;
   const deps: SyncDeps = {
-    source,
-    store,
-    core,
+    source: res.source,
+    store: res.store,
+    core: res.core,
     format: config.sourceDialect === "mysql" ? config.sourceFormat : config.sourceDialect,
     decodeOptions: { width: config.sourceClickHouseWidth },
     segmentBits: config.segmentBits,
     maxDrift: config.syncMaxDrift,
     sourceDescription: { dialect: config.sourceDialect, table: config.sourceTable },
-    ...(log ? { log } : {}),
+    ...(res.log ? { log: res.log } : {}),
   };
   return {
     deps,
-    store,
-    redis,
-    abandonReads: () => source.close(),
-    async close() {
-      await source.close();
-      await store.close();
-      redis.disconnect();
-    },
+    store: res.store,
+    redis: res.redis,
+    abandonReads: () => res.abandonReads(),
+    close: () => res.close(),
   };
+}
+
+/** A sync context with resources of its own (a CLI command, a test). */
+export function createSyncContext(config: Config, log?: Logger): SyncContext {
+  return syncContextOf(new Resources(config, log));
 }

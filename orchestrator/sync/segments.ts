@@ -5,7 +5,7 @@ import { RoaringBitmap32 } from "roaring-wasm";
 import type { DecodedBitmap } from "../source/decode/types.js";
 import type { BitmapCore, Segment, SegmentCut } from "../wasm/core.js";
 import { IntegrityError } from "./errors.js";
-import type { SegmentEntry } from "./version.js";
+import type { SegmentEntry } from "../versions/format.js";
 
 /** A segment ready to store, with its content hash (from the core's segmentation). */
 export interface BuiltSegment extends SegmentEntry {

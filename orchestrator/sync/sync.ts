@@ -6,10 +6,11 @@ import { BitsyncError } from "../errors.js";
 import { decodeBitmap } from "../source/decode/decode.js";
 import type { BitmapFormat, DecodedBitmap, DecodeOptions } from "../source/decode/types.js";
 import type { BitmapCore } from "../wasm/core.js";
-import { DriftError, IncompleteVersionError, IntegrityError, SyncAbortedError } from "./errors.js";
+import { DriftError, IntegrityError, SyncAbortedError } from "./errors.js";
+import { IncompleteVersionError } from "../versions/errors.js";
 import { buildSegments } from "./segments.js";
-import type { VersionStore } from "./store.js";
-import { encodeIndex, indexChecksum, type SegmentEntry, type VersionInfo } from "./version.js";
+import type { VersionStore } from "../versions/store.js";
+import { encodeIndex, indexChecksum, type SegmentEntry, type VersionInfo } from "../versions/format.js";
 
 /** What the sync needs from a source: the rows of one audience at one date. */
 export interface SnapshotSource {

@@ -4,7 +4,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SegmentCache, VersionGoneError } from "../../orchestrator/cache/segment-cache.js";
-import { audienceKeys } from "../../orchestrator/redis/keys.js";
+import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { members, newAudienceId, SourceTable } from "../helpers/audience.js";

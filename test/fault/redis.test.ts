@@ -4,7 +4,7 @@
 // recovers on its own; a sync cut off fails with one line and the next one works.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { audienceKeys } from "../../orchestrator/redis/keys.js";
+import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { lastJson } from "../helpers/cli.js";
 import { waitFor } from "../helpers/stack.js";

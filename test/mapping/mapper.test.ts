@@ -10,15 +10,18 @@ import { InvalidIdError, parseRegistration, type IdRules } from "../../orchestra
 import { GroupCountError, IdMapper, type MapperOptions } from "../../orchestrator/mapping/mapper.js";
 import { clearNamespaces } from "../helpers/mapping.js";
 import { stackEnv, uniqueName } from "../helpers/stack.js";
+import { BitmapCore } from "../../orchestrator/wasm/core.js";
 
 const rules: IdRules = { maxBytes: 64, pattern: /^[\x21-\x7e]+$/u };
 let redis: Redis;
 const namespaces: string[] = [];
+/** The forward cache's core, as the process's resources would lend it. */
+const core = BitmapCore.create({ budgetBytes: 1 << 20 });
 
 function mapper(overrides: Partial<MapperOptions> = {}, client: Redis = redis): IdMapper {
   const namespace = overrides.namespace ?? uniqueName("m");
   namespaces.push(namespace);
-  return new IdMapper(client, { groups: 4, rules, batchSize: 500, cacheEntries: 1000, namespace, ...overrides });
+  return new IdMapper(client, { groups: 4, rules, batchSize: 500, cacheEntries: 1000, namespace, core, ...overrides });
 }
 
 const uids = (n: number, prefix = "u"): string[] =>

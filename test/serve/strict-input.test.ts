@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BIGINT, parseAudienceId, parseBit, parseInteger } from "../../orchestrator/input.js";
-import { checkAudienceId as checkKeyId } from "../../orchestrator/redis/keys.js";
+import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { createService, type Service } from "../../orchestrator/serve/service.js";
 import { checkAudienceId as checkSourceId } from "../../orchestrator/source/validate.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
@@ -307,8 +307,8 @@ describe("an audience id has one canonical form", () => {
     expect(parseAudienceId("5001")).toBe("5001");
     expect(parseAudienceId("0")).toBe("0");
     expect(() => parseAudienceId("05001")).toThrow(/not in canonical form: write 5001/);
-    expect(() => checkKeyId("05001")).toThrow(/write 5001/);
-    expect(() => checkKeyId("aud-1")).toThrow(/not a BIGINT id/);
+    expect(() => audienceKeys("05001")).toThrow(/write 5001/);
+    expect(() => audienceKeys("aud-1")).toThrow(/not a BIGINT id/);
     // The source binds a BIGINT parameter: any spelling reads the same rows, as its canonical id.
     expect(checkSourceId("05001")).toBe("5001");
   });

@@ -3,15 +3,10 @@
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
-import { audienceKeys } from "../../orchestrator/redis/keys.js";
-import { audienceInfo, collectGarbage, rollbackAudience } from "../../orchestrator/sync/admin.js";
-import {
-  DriftError,
-  IntegrityError,
-  RollbackError,
-  SyncConflictError,
-  UnknownAudienceError,
-} from "../../orchestrator/sync/errors.js";
+import { audienceKeys } from "../../orchestrator/versions/keys.js";
+import { audienceInfo, collectGarbage, rollbackAudience } from "../../orchestrator/versions/admin.js";
+import { DriftError, IntegrityError } from "../../orchestrator/sync/errors.js";
+import { RollbackError, SyncConflictError, UnknownAudienceError } from "../../orchestrator/versions/errors.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { members, newAudienceId, SourceTable } from "../helpers/audience.js";

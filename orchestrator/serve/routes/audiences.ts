@@ -2,7 +2,7 @@
 // (sync, rollback) behind a bearer token.
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { audienceInfo, rollbackAudience } from "../../sync/admin.js";
+import { audienceInfo, rollbackAudience } from "../../versions/admin.js";
 import type { AppDeps } from "../app.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { HttpError } from "../http-errors.js";

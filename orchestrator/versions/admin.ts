@@ -1,7 +1,7 @@
 // Operator actions on versions: look, roll back, collect garbage.
 import { RollbackError, UnknownAudienceError } from "./errors.js";
 import type { VersionStore } from "./store.js";
-import type { VersionInfo } from "./version.js";
+import type { VersionInfo } from "./format.js";
 
 export interface RetainedVersion {
   version: number;

@@ -1,16 +1,6 @@
-// Every key of one audience shares the hash tag {aud:ID}, so each Lua script touches one slot
-// and runs unchanged on Redis Cluster.
+// The key layout of one audience. Every key shares the hash tag {aud:ID}, so each Lua script
+// touches one slot and runs unchanged on Redis Cluster.
 import { parseAudienceId } from "../input.js";
-
-export { InvalidAudienceIdError } from "../input.js";
-
-/**
- * The id in canonical form (a BIGINT user_group_id without leading zeros), else
- * InvalidAudienceIdError: a second spelling of one id would be a second audience here.
- */
-export function checkAudienceId(id: string): string {
-  return parseAudienceId(id);
-}
 
 export interface AudienceKeys {
   /** hash: current, retained, seq, generation, updatedAt */
@@ -27,7 +17,8 @@ export interface AudienceKeys {
 }
 
 export function audienceKeys(id: string): AudienceKeys {
-  const tag = `{aud:${checkAudienceId(id)}}`;
+  // The id's one rule (input.ts): a second spelling of one id would be a second audience here.
+  const tag = `{aud:${parseAudienceId(id)}}`;
   return {
     head: `${tag}:head`,
     lock: `${tag}:lock`,
