@@ -30,7 +30,11 @@ export const E_BAD_ARGUMENT: i32 = -13;
 export const E_VALUE_OUT_OF_SEGMENT: i32 = -14;
 
 // The parsed header of the blob most recently passed to parseHeader(). Module globals rather
-// than an object: the hot path must not allocate, and the module is single-threaded.
+// than an object: the hot path must not allocate, and the module is single-threaded. This is
+// their one home, and the rule for them: they describe the LAST blob parsed, so every query that
+// parses (contains, containsMany, validate, ...) overwrites them. A caller reads them right after
+// its own parseHeader and never across a call into another query (batch.ts' containsBits calls
+// containsMany per segment and reads none of them).
 export let hBase: usize = 0; // first byte of the blob (the cookie)
 export let hEnd: usize = 0; // one past its last byte
 export let hN: u32 = 0; // number of containers

@@ -26,9 +26,9 @@ export {
   uidTableGet,
   uidTableSet,
   uidScanJson,
-  containsBits,
-  boolsJson,
 } from "./uids";
+export { containsBits } from "./batch";
+export { boolsJson } from "./json";
 
 /** Allocates `size` bytes; freed space is reused (TLSF), though linear memory never shrinks. */
 export function alloc(size: usize): usize {

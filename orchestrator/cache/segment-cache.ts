@@ -21,6 +21,7 @@ import type { Head, VersionStore, SwapNotice } from "../versions/store.js";
 import { UnknownAudienceError } from "../versions/errors.js";
 import type { SegmentEntry, VersionInfo } from "../versions/format.js";
 import { BATCH_BIT_LIMIT, type BitmapCore, type ResidentBlob, type SegmentBlob } from "../wasm/core.js";
+import { SegmentLru } from "./segment-lru.js";
 
 /** The version asked for is gone (expired or collected): a pinned cursor cannot continue. */
 export class VersionGoneError extends BitsyncError {}
@@ -42,12 +43,6 @@ export interface VersionView {
 /** An index entry with its cache key, built once per view rather than once per query. */
 export interface ViewEntry extends SegmentEntry {
   key: string;
-}
-
-/** A pinned segment and its place in the LRU order (the insertion count when last inserted). */
-interface Resident {
-  blob: ResidentBlob;
-  seq: number;
 }
 
 export interface CacheOptions {
@@ -96,16 +91,8 @@ export class SegmentCache {
   readonly #known = new Map<string, { epoch: string; seq: number }>();
   /** Keyed audience NUL epoch NUL version. */
   readonly #views = new Map<string, ViewSlot>();
-  /**
-   * LRU: Map iteration order is insertion order, and a hit on an entry in the older half
-   * re-inserts it at the end. Hits in the younger half leave the order alone: a hot segment
-   * costs one Map lookup per query, not a delete and an insert.
-   */
-  readonly #segments = new Map<string, Resident>();
-  #inserted = 0;
+  readonly #lru: SegmentLru;
   readonly #loading = new Map<string, Promise<ResidentBlob>>();
-  #bytes = 0;
-  #stats = { hits: 0, misses: 0, evictions: 0 };
   #poll: NodeJS.Timeout | undefined;
   #subscriber: Redis | undefined;
 
@@ -116,6 +103,7 @@ export class SegmentCache {
     this.#store = store;
     this.#core = core;
     this.#opts = opts;
+    this.#lru = new SegmentLru(opts.budgetBytes);
   }
 
   /** Listens for swap notifications on `subscriber` (a dedicated connection) and starts polling. */
@@ -144,9 +132,7 @@ export class SegmentCache {
     if (this.#poll) clearInterval(this.#poll);
     this.#poll = undefined;
     if (this.#subscriber) await this.#subscriber.unsubscribe().catch(() => undefined);
-    for (const r of this.#segments.values()) r.blob.dispose();
-    this.#segments.clear();
-    this.#bytes = 0;
+    this.#lru.clear();
   }
 
   /** Forgets which version of `audience` is current; the next query reads the head again. */
@@ -164,13 +150,7 @@ export class SegmentCache {
 
   /** Disposes the audience's resident segments whose keys are not in `keep`. */
   #dropSegments(audience: string, keep: Set<string>): void {
-    const prefix = `${audience}\u0000`;
-    for (const [key, r] of this.#segments) {
-      if (!key.startsWith(prefix) || keep.has(key)) continue;
-      this.#segments.delete(key);
-      this.#bytes -= r.blob.byteLength;
-      r.blob.dispose();
-    }
+    this.#lru.drop(`${audience}\u0000`, keep);
   }
 
   /** Notes a head just read; a new epoch, or a version counter gone back, forgets the audience. */
@@ -210,9 +190,9 @@ export class SegmentCache {
 
   stats(): CacheStats {
     return {
-      ...this.#stats,
-      residentBytes: this.#bytes,
-      residentSegments: this.#segments.size,
+      ...this.#lru.stats,
+      residentBytes: this.#lru.bytes,
+      residentSegments: this.#lru.size,
       budgetBytes: this.#opts.budgetBytes,
       coreMemoryBytes: this.#core.stats().memoryBytes,
     };
@@ -311,31 +291,14 @@ export class SegmentCache {
 
   // ---- segments -----------------------------------------------------------------------------
 
-  /** The pinned segment of an entry if resident (counted as a hit), else undefined. */
-  #resident(key: string): ResidentBlob | undefined {
-    const r = this.#segments.get(key);
-    if (r === undefined || r.blob.disposed) return undefined;
-    if (this.#inserted - r.seq > this.#segments.size >> 1) {
-      this.#segments.delete(key);
-      this.#insert(key, r);
-    }
-    this.#stats.hits++;
-    return r.blob;
-  }
-
-  #insert(key: string, r: Resident): void {
-    r.seq = this.#inserted++;
-    this.#segments.set(key, r);
-  }
-
   /** The pinned segment for an index entry, loading it from Redis on a miss. */
   async #acquire(view: VersionView, entry: ViewEntry): Promise<ResidentBlob> {
     const key = entry.key;
-    const hit = this.#resident(key);
+    const hit = this.#lru.get(key);
     if (hit) return hit;
     let loading = this.#loading.get(key);
     if (!loading) {
-      this.#stats.misses++;
+      this.#lru.stats.misses++;
       loading = this.#load(view, entry, key).finally(() => this.#loading.delete(key));
       this.#loading.set(key, loading);
     }
@@ -349,21 +312,10 @@ export class SegmentCache {
         `audience ${view.audience}: segment ${entry.segment} of version ${view.version} has expired or was collected`,
       );
     }
-    this.#makeRoom(bytes.length);
+    this.#lru.makeRoom(bytes.length);
     const blob = this.#core.pin(bytes, { segmentBits: view.segmentBits });
-    this.#insert(key, { blob, seq: 0 });
-    this.#bytes += blob.byteLength;
+    this.#lru.add(key, blob);
     return blob;
-  }
-
-  #makeRoom(bytes: number): void {
-    for (const [key, r] of this.#segments) {
-      if (this.#bytes + bytes <= this.#opts.budgetBytes) break;
-      this.#segments.delete(key);
-      this.#bytes -= r.blob.byteLength;
-      r.blob.dispose();
-      this.#stats.evictions++;
-    }
   }
 
   /** Runs `use` on the pinned segment synchronously, so eviction cannot intervene. */
@@ -395,7 +347,7 @@ export class SegmentCache {
     const span = 2 ** view.segmentBits;
     const i = view.bySegment.get(Math.floor(bit / span));
     if (i === undefined) return false;
-    const blob = this.#resident(view.entries[i]!.key);
+    const blob = this.#lru.get(view.entries[i]!.key);
     return blob === undefined ? undefined : blob.has(bit % span);
   }
 
@@ -408,18 +360,6 @@ export class SegmentCache {
     return this.#withSegment(view, view.entries[view.bySegment.get(Math.floor(bit / span))!]!, (blob) =>
       blob.has(offset),
     );
-  }
-
-  /** Membership of many bits, answered in request order; sorted in the core for one walk per segment. */
-  async containsMany(audience: string, bits: readonly number[]): Promise<{ version: number; members: boolean[] }> {
-    const view = await this.current(audience);
-    return { version: view.version, members: await this.containsManyIn(view, bits) };
-  }
-
-  /** Membership of many bits in a given view, in order; a null (an unmapped uid) is no member. */
-  async containsManyIn(view: VersionView, bits: ArrayLike<number | null>): Promise<boolean[]> {
-    const asFloat = Float64Array.from({ length: bits.length }, (_, i) => bits[i] ?? -1);
-    return Array.from(await this.containsBitsIn(view, asFloat), (a) => a === 1);
   }
 
   /**
@@ -439,7 +379,7 @@ export class SegmentCache {
     if (wide) return undefined;
     const segs: SegmentBlob[] = [];
     for (const entry of entries) {
-      const blob = this.#resident(entry.key);
+      const blob = this.#lru.get(entry.key);
       if (blob === undefined) return undefined;
       segs.push({ segment: entry.segment, blob });
     }

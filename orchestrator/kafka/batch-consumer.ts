@@ -4,6 +4,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, RetryOptions } fr
 import type { Logger } from "pino";
 import { logger } from "../log.js";
 import { KafkaError, KafkaHandlerError, errorMessage, isRetriableKafkaError } from "./errors.js";
+import { backoffDelay, type Backoff } from "../util/backoff.js";
 
 /** The messages of one partition fetched together, in offset order. */
 export interface ConsumedBatch {
@@ -31,11 +32,7 @@ export interface ConsumedBatch {
 export type BatchHandler = (batch: ConsumedBatch) => Promise<void>;
 
 /** Retry of a batch whose handler threw a retriable error. */
-export interface BatchRetryOptions {
-  /** First delay, ms. */
-  initialMs: number;
-  /** Largest delay, ms; delays double up to it. */
-  maxMs: number;
+export interface BatchRetryOptions extends Backoff {
   /** Handler calls per batch before it is treated as non-retriable (default: no limit). */
   maxAttempts?: number;
 }
@@ -68,15 +65,6 @@ export interface BatchConsumerOptions {
    * e.g. authorization): the partitions are no longer consumed. A service should exit and be restarted.
    */
   onFatalError?: (err: Error) => void;
-}
-
-/**
- * The delay before handler attempt `attempt + 1`: initialMs doubled per attempt, capped at maxMs, with
- * "equal jitter" (a uniform value in [d/2, d]) so that consumers failing together spread out.
- */
-export function backoffDelay(attempt: number, retry: BatchRetryOptions, random: () => number = Math.random): number {
-  const capped = Math.min(retry.maxMs, retry.initialMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(capped / 2 + (random() * capped) / 2);
 }
 
 type State = "new" | "running" | "stopping" | "stopped";
@@ -245,7 +233,7 @@ export class BatchConsumer {
           { cause: err },
         );
       }
-      const delayMs = backoffDelay(attempt, this.retry);
+      const delayMs = backoffDelay(attempt, this.retry); // initialMs doubled per attempt, capped, jittered
       this.log.warn({ ...where, attempt, delayMs, err }, "batch handler failed (retriable); retrying the batch");
       if (!(await this.backoff(payload, delayMs, abandoned))) {
         this.log.warn(where, "consumer stopping: batch left uncommitted, the next owner of the partition gets it");

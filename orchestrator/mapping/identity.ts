@@ -11,8 +11,8 @@
 // gives the rebuilt mapping a new one.
 import { randomBytes } from "node:crypto";
 import { BitsyncError } from "../errors.js";
-import { ScriptCode } from "../redis/scripts.js";
-import { GroupCountError, type IdMapper } from "./mapper.js";
+import { mappingScriptError } from "./errors.js";
+import type { IdMapper } from "./mapper.js";
 
 /** What the groups of a mapping hold. */
 export interface IdentityState {
@@ -57,12 +57,8 @@ export async function readIdentity(mapper: IdMapper): Promise<IdentityState> {
 /** Stores `id` in the group unless it has one; returns the group's identity. */
 async function storeIdentity(mapper: IdMapper, group: number, id: string): Promise<string> {
   const res = await mapper.redis.mapIdentity(mapper.keys.meta(group), mapper.groups, id);
-  if (res === ScriptCode.MAP_GROUPS) {
-    const made = await mapper.redis.hget(mapper.keys.meta(group), "groups");
-    throw new GroupCountError(
-      `the ID mapping in Redis was made with ${made} allocator groups, and BITSYNC_MAP_GROUPS is ` +
-        `${mapper.groups}: set it back to ${made} (the group count can never change: uids would get new bits)`,
-    );
+  if (typeof res === "number") {
+    throw await mappingScriptError(res, mapper, group);
   }
   if (typeof res !== "string") throw new BitsyncError(`mapping group ${group}: unexpected reply ${String(res)}`);
   return res;

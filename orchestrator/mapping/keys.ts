@@ -2,6 +2,9 @@
 // script touches one slot and runs unchanged on Redis Cluster. Names are short on purpose: there
 // are millions of bucket keys. NS is the mapping's namespace ("map" unless configured).
 
+/** Seqs per reverse bucket: scripts/lua/lib/reverse.lua has the same (test/contracts ties them). */
+export const REVERSE_BUCKET_SEQS = 128;
+
 export class MapKeys {
   constructor(readonly namespace: string) {
     if (!/^[A-Za-z0-9_.-]{1,32}$/.test(namespace)) {
@@ -19,9 +22,9 @@ export class MapKeys {
     return `{${this.namespace}:${group}}:f:${bucket}`;
   }
 
-  /** The reverse bucket of a seq; its field is seq % 128, its value "cid:uid" (see mapReverse.lua). */
+  /** The reverse bucket of a seq; its field is seq % REVERSE_BUCKET_SEQS, its value "cid:uid" (mapReverse.lua). */
   reverse(group: number, seq: number): string {
-    return `{${this.namespace}:${group}}:r:${Math.floor(seq / 128)}`;
+    return `{${this.namespace}:${group}}:r:${Math.floor(seq / REVERSE_BUCKET_SEQS)}`;
   }
 
   /** corpId -> cid of a group. */

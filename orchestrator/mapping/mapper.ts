@@ -7,11 +7,13 @@
 // reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
 import { Cluster, type Redis } from "ioredis";
 import { BitsyncError } from "../errors.js";
-import type { BitmapCore, UidTable } from "../wasm/core.js";
+import type { BitmapCore, UidScan, UidTable } from "../wasm/core.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
-import { InvalidIdError, checkId, readId, type IdRules } from "./ids.js";
+import { checkId, readId, type IdRules } from "./ids.js";
 import { groupOf } from "./hash.js";
+import { mappingScriptError } from "./errors.js";
 import { MapKeys } from "./keys.js";
+import { mappingMemory, mappingStats, type MappingMemory, type MappingStats } from "./stats.js";
 
 export interface MapperOptions {
   /** Allocator groups G; fixed for the life of the mapping (the scripts refuse another). */
@@ -30,22 +32,6 @@ export interface MapperOptions {
   /** The core whose memory holds the forward cache: required when cacheEntries > 0 (the process's
    * one core, from runtime/resources.ts; the mapper never makes one of its own). */
   core?: BitmapCore;
-}
-
-/**
- * The uids of a batch body, read from its bytes (IdMapper.scanUids): the cached bit of each, or
- * -1, and the uids the cache lacks, the only ones made into strings.
- */
-export class ScannedUids {
-  constructor(
-    readonly bits: Float64Array,
-    readonly missing: readonly number[],
-    readonly missingUids: readonly string[],
-  ) {}
-
-  get length(): number {
-    return this.bits.length;
-  }
 }
 
 export interface Mapping {
@@ -69,33 +55,9 @@ export interface RestoreResult {
   conflicts: Mapping[];
 }
 
-export interface GroupStats {
-  group: number;
-  ids: number;
-  nextSeq: number;
-  forwardBuckets: number;
-  corps: number;
-}
-
-export interface MappingStats {
-  groups: number;
-  ids: number;
-  /** One past the highest bit handed out (the bit space the warehouse sees). */
-  bitSpan: number;
-  perGroup: GroupStats[];
-}
-
-export interface MappingMemory {
-  totalBytes: number;
-  keys: number;
-  /** Keys measured; the rest extrapolated. */
-  sampled: number;
-  exact: boolean;
-  bytesPerId: number | null;
-}
-
 /** The mapping in Redis was made with another group count; using it would give uids new bits. */
-export class GroupCountError extends BitsyncError {}
+export { GroupCountError } from "./errors.js";
+export type { GroupStats, MappingMemory, MappingStats } from "./stats.js";
 
 const DEFAULT_INITIAL_BUCKETS = 16;
 /**
@@ -218,37 +180,9 @@ export class IdMapper {
     return this.#cache?.get(uid);
   }
 
-  /**
-   * Reads a batch body of the form {"uids":["...", ...]} straight from its bytes, with the cached
-   * bit of every uid (no strings made, no I/O). Null for any other body, more than maxItems
-   * uids, uids that need JSON unescaping or are not ASCII, or no cache: parse those as JSON.
-   */
-  scanUids(body: Buffer, maxItems: number): ScannedUids | null {
-    const scan = this.#cache?.scan(body, maxItems);
-    return scan ? new ScannedUids(scan.bits, scan.missing, scan.missingUids) : null;
-  }
-
-  /**
-   * The bits of a scan's uids, -1 for a uid not mapped: the ones the cache lacked looked up. Fills
-   * the scan's own array. A uid the rules refuse is InvalidIdError naming it `uids[i]`, as in a
-   * body parsed as JSON. Only the uids the cache lacks need the check: every uid in the cache
-   * passed it on the way in (allocate checks its uids, lookup caches only valid ones). The scan
-   * does not cover the rule by itself: it takes "" and any bytes 0x20..0x7f but `"` and `\`, so
-   * a space, DEL or an over-long uid reaches here.
-   */
-  async bitsOf(scan: ScannedUids): Promise<Float64Array> {
-    const bits = scan.bits;
-    if (scan.missing.length === 0) return bits;
-    const rules = this.#options.rules;
-    scan.missingUids.forEach((uid, k) => {
-      const r = readId(uid, `uids[${scan.missing[k]}]`, rules);
-      if ("reason" in r) throw new InvalidIdError(r.reason);
-    });
-    const found = await this.lookup(scan.missingUids);
-    found.forEach((bit, k) => {
-      if (bit !== null) bits[scan.missing[k]!] = bit;
-    });
-    return bits;
+  /** The uid cache's scan of a batch body (see serve/uid-scan.ts), or null without a cache. */
+  scanCached(body: Buffer, maxItems: number): UidScan | null {
+    return this.#cache?.scan(body, maxItems) ?? null;
   }
 
   /**
@@ -367,68 +301,14 @@ export class IdMapper {
     });
   }
 
-  async stats(): Promise<MappingStats> {
-    const perGroup = await Promise.all(
-      Array.from({ length: this.groups }, async (_, group): Promise<GroupStats> => {
-        const m = await this.redis.hgetall(this.keys.meta(group));
-        const level = Number(m.level ?? 0);
-        const b0 = Number(m.b0 ?? 0);
-        return {
-          group,
-          ids: Number(m.n ?? 0),
-          nextSeq: Number(m.seq ?? 0),
-          forwardBuckets: m.b0 === undefined ? 0 : b0 * 2 ** level + Number(m.split ?? 0),
-          corps: Number(m.corps ?? 0),
-        };
-      }),
-    );
-    const ids = perGroup.reduce((n, g) => n + g.ids, 0);
-    const bitSpan = perGroup.reduce(
-      (n, g) => (g.nextSeq > 0 ? Math.max(n, (g.nextSeq - 1) * this.groups + g.group + 1) : n),
-      0,
-    );
-    return { groups: this.groups, ids, bitSpan, perGroup };
+  /** IDs and seqs per group (see stats.ts). */
+  stats(): Promise<MappingStats> {
+    return mappingStats(this.redis, this.keys, this.groups);
   }
 
-  /**
-   * Redis bytes of the mapping (MEMORY USAGE: values, key names and per-key overhead), per ID.
-   * Exact when there are at most `sample` buckets of each kind, else extrapolated from `sample`
-   * random forward and reverse buckets.
-   */
-  async memory(sample = 200): Promise<MappingMemory> {
-    const stats = await this.stats();
-    const usage = async (key: string): Promise<number> =>
-      Number((await this.redis.memory("USAGE", key, "SAMPLES", "0")) ?? 0);
-    const fixed: string[] = [];
-    const forward: string[] = [];
-    const reverse: string[] = [];
-    for (const g of stats.perGroup) {
-      if (g.forwardBuckets === 0) continue;
-      fixed.push(this.keys.meta(g.group), this.keys.corps(g.group), this.keys.corpIds(g.group));
-      for (let b = 0; b < g.forwardBuckets; b++) forward.push(this.keys.forward(g.group, b));
-      for (let k = 0; k * 128 < g.nextSeq; k++) reverse.push(this.keys.reverse(g.group, k * 128));
-    }
-    let sampled = 0;
-    const total = async (keys: string[]): Promise<number> => {
-      if (keys.length <= sample) {
-        sampled += keys.length;
-        return (await Promise.all(keys.map(usage))).reduce((a, b) => a + b, 0);
-      }
-      // Evenly spaced picks: buckets differ by position only through the split state.
-      const picks = Array.from({ length: sample }, (_, i) => keys[Math.floor(((i + 0.5) * keys.length) / sample)]!);
-      sampled += picks.length;
-      const sum = (await Promise.all(picks.map(usage))).reduce((a, b) => a + b, 0);
-      return (sum / picks.length) * keys.length;
-    };
-    const bytes = (await total(fixed)) + (await total(forward)) + (await total(reverse));
-    const keys = fixed.length + forward.length + reverse.length;
-    return {
-      totalBytes: Math.round(bytes),
-      keys,
-      sampled,
-      exact: sampled === keys,
-      bytesPerId: stats.ids > 0 ? bytes / stats.ids : null,
-    };
+  /** Redis bytes of the mapping, per ID (see stats.ts). */
+  memory(sample = 200): Promise<MappingMemory> {
+    return mappingMemory(this.redis, this.keys, this.groups, sample);
   }
 
   /**
@@ -491,15 +371,9 @@ export class IdMapper {
       ...(script === "mapAllocate" ? [this.#initialBuckets, this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD] : []),
       ...args,
     );
-    if (res === -1) {
-      const made = await this.redis.hget(this.keys.meta(group), "groups");
-      throw new GroupCountError(
-        `the ID mapping in Redis was made with ${made} allocator groups, and BITSYNC_MAP_GROUPS is ${this.groups}: ` +
-          `set it back to ${made} (the group count can never change: uids would get new bits)`,
-      );
+    if (typeof res === "number") {
+      throw await mappingScriptError(res, this, group);
     }
-    if (res === -2)
-      throw new BitsyncError(`mapping group ${group}: a uid hashes to another group (client and script disagree)`);
     if (!Array.isArray(res)) throw new BitsyncError(`mapping group ${group}: unexpected reply ${String(res)}`);
     return res;
   }

@@ -151,40 +151,49 @@ async function estimateLines(path: string, size: number): Promise<number | undef
   }
 }
 
-/** One JSON object per line. Blank lines are skipped. */
-export function ndjsonSource(path: string, opts: FileSourceOptions = {}): ImportSource {
+/**
+ * A source of one record per line of a file: `parse` makes each line's row (a line too long is
+ * rejected without being read into memory). The line's text, where it ends and its number.
+ */
+function lineFileSource(
+  format: string,
+  path: string,
+  opts: FileSourceOptions,
+  parse: (l: { text: string; position: number; line: number; start: number }) => ImportRow | undefined,
+): ImportSource {
   const total = fileSize(path);
   const max = maxLineOf(opts);
   return {
-    id: `ndjson:${path}`,
+    id: `${format}:${path}`,
     path,
     total,
     unit: "bytes",
     estimateRows: () => estimateLines(path, total),
     async *rows(start, before = 0) {
       for await (const l of linesOf(path, start, before, max)) {
-        if ("tooLong" in l) {
-          yield tooLongRow(l, max);
-          continue;
-        }
-        const { text, end: position, line } = l;
-        if (text.trim().length === 0) continue;
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (err) {
-          yield { reason: `not JSON: ${(err as Error).message}`, raw: text, position, line };
-          continue;
-        }
-        if (typeof body !== "object" || body === null || Array.isArray(body)) {
-          yield { reason: "not a JSON object {uid, corpId}", raw: text, position, line };
-          continue;
-        }
-        const o = body as Record<string, unknown>;
-        yield { uid: o.uid, corpId: o.corpId, position, line };
+        const row = "tooLong" in l ? tooLongRow(l, max) : parse({ text: l.text, position: l.end, line: l.line, start });
+        if (row !== undefined) yield row;
       }
     },
   };
+}
+
+/** One JSON object per line. Blank lines are skipped. */
+export function ndjsonSource(path: string, opts: FileSourceOptions = {}): ImportSource {
+  return lineFileSource("ndjson", path, opts, ({ text, position, line }) => {
+    if (text.trim().length === 0) return undefined;
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      return { reason: `not JSON: ${(err as Error).message}`, raw: text, position, line };
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return { reason: "not a JSON object {uid, corpId}", raw: text, position, line };
+    }
+    const o = body as Record<string, unknown>;
+    return { uid: o.uid, corpId: o.corpId, position, line };
+  });
 }
 
 /**
@@ -229,36 +238,16 @@ export function csvFields(line: string): string[] | { reason: string } {
 
 /** uid,corpId per line (RFC 4180 quoting); a first line "uid,corpId" is taken as a header. */
 export function csvSource(path: string, opts: FileSourceOptions = {}): ImportSource {
-  const total = fileSize(path);
-  const max = maxLineOf(opts);
-  return {
-    id: `csv:${path}`,
-    path,
-    total,
-    unit: "bytes",
-    estimateRows: () => estimateLines(path, total),
-    async *rows(start, before = 0) {
-      for await (const l of linesOf(path, start, before, max)) {
-        if ("tooLong" in l) {
-          yield tooLongRow(l, max);
-          continue;
-        }
-        const { text, end: position, line } = l;
-        if (text.length === 0) continue;
-        const fields = csvFields(text);
-        if ("reason" in fields) {
-          yield { reason: fields.reason, raw: text, position, line };
-          continue;
-        }
-        if (start === 0 && line === 1 && fields[0]?.trim().toLowerCase() === "uid") continue;
-        if (fields.length !== 2) {
-          yield { reason: `expected 2 fields uid,corpId, got ${fields.length}`, raw: text, position, line };
-          continue;
-        }
-        yield { uid: fields[0], corpId: fields[1], position, line };
-      }
-    },
-  };
+  return lineFileSource("csv", path, opts, ({ text, position, line, start }) => {
+    if (text.length === 0) return undefined;
+    const fields = csvFields(text);
+    if ("reason" in fields) return { reason: fields.reason, raw: text, position, line };
+    if (start === 0 && line === 1 && fields[0]?.trim().toLowerCase() === "uid") return undefined;
+    if (fields.length !== 2) {
+      return { reason: `expected 2 fields uid,corpId, got ${fields.length}`, raw: text, position, line };
+    }
+    return { uid: fields[0], corpId: fields[1], position, line };
+  });
 }
 
 /**

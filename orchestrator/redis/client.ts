@@ -3,6 +3,7 @@ import type { RedisLike } from "./cluster.js";
 import type { Logger } from "pino";
 import { redact } from "../config/config.js";
 import { BitsyncError } from "../errors.js";
+import { REDIS_RECONNECT, backoffDelay } from "../util/backoff.js";
 
 /** Redis did not answer at start: nothing can be served or synced without it. */
 export class RedisUnavailableError extends BitsyncError {}
@@ -25,7 +26,7 @@ export function createRedis(url: string, log?: Logger, opts: RedisClientOptions 
     connectionName: opts.name ?? "bitsync",
     maxRetriesPerRequest: 2,
     enableAutoPipelining: true,
-    retryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+    retryStrategy: (times) => backoffDelay(times, REDIS_RECONNECT),
     commandTimeout: opts.commandTimeoutMs ?? 10_000,
   });
   redis.on("error", (err: Error) => log?.warn({ err, redis: redact(url) }, "redis connection error"));

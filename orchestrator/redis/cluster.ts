@@ -2,6 +2,7 @@ import { Cluster, type Redis } from "ioredis";
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
 import type { RedisClientOptions } from "./client.js";
+import { REDIS_RECONNECT, backoffDelay } from "../util/backoff.js";
 
 /** Either kind of client: code that only sends single-slot commands and scripts takes both. */
 export type RedisLike = Redis | Cluster;
@@ -29,7 +30,7 @@ export function createRedisCluster(nodes: string[], log?: Logger, opts: RedisCli
     enableAutoPipelining: true,
     // MOVED/ASK hops per command: a resharding moves a slot once; more means a broken topology.
     maxRedirections: 16,
-    clusterRetryStrategy: (times) => Math.min(50 * 2 ** times, 2000),
+    clusterRetryStrategy: (times) => backoffDelay(times, REDIS_RECONNECT),
     redisOptions: {
       connectionName: opts.name ?? "bitsync",
       maxRetriesPerRequest: 2,

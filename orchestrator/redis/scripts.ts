@@ -53,15 +53,27 @@ export function scriptSource(name: ScriptName): string {
   return loadSources().get(name)!;
 }
 
-/** Negative replies of the scripts; each maps to one typed error in the caller. */
-export const ScriptCode = {
+/**
+ * Negative replies of the audience scripts (beginVersion, swap, rollback, gc); versions/errors.ts
+ * maps each to its typed error. The scripts' headers name the same codes.
+ */
+export const AudienceScriptCode = {
   LOCK_LOST: -1,
   HEAD_MOVED: -2,
   INCOMPLETE: -3,
   NOT_RETAINED: -4,
   EXPIRED: -5,
-  /** mapIdentity: the mapping was created with another group count. */
-  MAP_GROUPS: -6,
+} as const;
+
+/**
+ * Negative replies of the mapping scripts (mapAllocate, mapLookup, mapIdentity);
+ * mapping/errors.ts maps each to its typed error.
+ */
+export const MappingScriptCode = {
+  /** The mapping was made with another allocator group count. */
+  GROUP_COUNT: -1,
+  /** A uid of the call hashes to another group. */
+  WRONG_GROUP: -2,
 } as const;
 
 type Arg = string | number | Buffer;

@@ -1,7 +1,7 @@
 // Errors of the version model, and the one place where the audience scripts' negative replies
 // (scripts/lua: beginVersion, swap, rollback, gc) become them.
 import { BitsyncError } from "../errors.js";
-import { ScriptCode } from "../redis/scripts.js";
+import { AudienceScriptCode as Code } from "../redis/scripts.js";
 
 /** Another sync of the same audience holds the lock. */
 export class SyncConflictError extends BitsyncError {
@@ -44,11 +44,11 @@ export interface ScriptCall {
 export function audienceScriptError(code: number, call: ScriptCall): BitsyncError {
   const { audience, op, version } = call;
   switch (code) {
-    case ScriptCode.LOCK_LOST:
+    case Code.LOCK_LOST:
       return new LockLostError(
         `audience ${audience}: the sync lock expired and was taken over; this sync's version was not swapped in`,
       );
-    case ScriptCode.HEAD_MOVED:
+    case Code.HEAD_MOVED:
       return new HeadMovedError(
         op === "gc"
           ? `audience ${audience}: the head changed during gc; run it again`
@@ -56,13 +56,13 @@ export function audienceScriptError(code: number, call: ScriptCall): BitsyncErro
             ? `audience ${audience}: the current version changed meanwhile; look again and retry`
             : `audience ${audience}: the current version changed during the sync; sync again`,
       );
-    case ScriptCode.INCOMPLETE:
+    case Code.INCOMPLETE:
       return new IncompleteVersionError(
         `audience ${audience}: version ${version} is not completely written (a key is missing); sync again`,
       );
-    case ScriptCode.NOT_RETAINED:
+    case Code.NOT_RETAINED:
       return new RollbackError(`audience ${audience}: version ${version} is not retained; see \`bitsync info\``);
-    case ScriptCode.EXPIRED:
+    case Code.EXPIRED:
       return new RollbackError(`audience ${audience}: version ${version} has expired or was collected`);
     default:
       return new BitsyncError(`audience ${audience}: unexpected ${op} script reply ${code}`);

@@ -31,8 +31,8 @@ export function hasEach(
   return mem.u8.slice(out, out + outBytes);
 }
 
-/** Bytes of the work area containsBits needs per bit (assembly/uids.ts' batch membership). */
-const WORK_BYTES_PER_BIT = 21;
+/** Work bytes containsBits needs per bit: assembly/batch.ts' WORK_BYTES_PER_BIT (test/contracts). */
+export const WORK_BYTES_PER_BIT = 21;
 
 /** See BitmapCore.containsBits. */
 export function containsBits(

@@ -5,8 +5,8 @@ import { BlobFormatError, WasmCoreError } from "./errors.js";
 import { MAX_BITS, MIN_BITS, type CoreMemory } from "./memory.js";
 import type { Segment, SegmentInfo } from "./types.js";
 
-/** Bytes of one index record in the core's segmentation result (assembly/segment.ts). */
-const RECORD_BYTES = 32;
+/** Bytes of one index record of a segmentation: assembly/segment.ts' RECORD_BYTES (test/contracts). */
+export const RECORD_BYTES = 32;
 
 /** Segments cut by BitmapCore.cut(), held in linear memory until taken; see there. */
 export class SegmentCut {

@@ -4,8 +4,8 @@ import { WasmCoreError } from "./errors.js";
 import type { CoreMemory } from "./memory.js";
 import type { UidScan } from "./types.js";
 
-/** Bytes of one uid's scan record (u32 start, u32 length, ...) in assembly/uids.ts. */
-const SCAN_META_BYTES = 24;
+/** Bytes of one uid's scan record (u32 start, u32 length, ...): assembly/uids.ts' META (test/contracts). */
+export const SCAN_META_BYTES = 24;
 
 export class UidTable {
   readonly #mem: CoreMemory;

@@ -6,7 +6,7 @@
                               mapping's identity (written by mapIdentity.lua, kept here)
   Every other key this script touches shares KEYS[1]'s hash tag (same slot on Redis Cluster):
            {map:G}:f:B   forward bucket B, a small hash uid -> seq (linear hashing over uids)
-           {map:G}:r:K   reverse bucket K = floor(seq / 128), a small hash (seq % 128) -> "cid:uid"
+           {map:G}:r:K   reverse bucket K = floor(seq / REVERSE_BUCKET_SEQS), a small hash (seq % it) -> "cid:uid"
            {map:G}:c     corpId -> cid (corps interned per group: a few bytes per ID, not the corpId)
            {map:G}:ci    cid -> corpId
 
@@ -38,6 +38,7 @@ local restore = ARGV[5] == "restore"
 local step = restore and 3 or 2
 
 -- #include idhash
+-- #include reverse
 
 local m = rcall("HMGET", meta, "groups", "b0", "load", "level", "split", "seq", "n", "corps")
 if not m[1] then
@@ -74,13 +75,13 @@ end
 local out = {}
 local reverse = {} -- reverse bucket -> { field, value, ... }: one HSET per bucket
 local function addReverse(s, corp, uid)
-  local rb = floor(s / 128)
+  local rb = floor(s / REVERSE_BUCKET_SEQS)
   local list = reverse[rb]
   if not list then
     list = {}
     reverse[rb] = list
   end
-  list[#list + 1] = s % 128
+  list[#list + 1] = s % REVERSE_BUCKET_SEQS
   list[#list + 1] = cidOf(corp) .. ":" .. uid
 end
 
@@ -90,7 +91,7 @@ for i = 6, #ARGV, step do
   local s = seq
   if restore then
     s = tonumber(ARGV[i + 2])
-    if rcall("HEXISTS", tag .. "r:" .. floor(s / 128), s % 128) == 1 then
+    if rcall("HEXISTS", tag .. "r:" .. floor(s / REVERSE_BUCKET_SEQS), s % REVERSE_BUCKET_SEQS) == 1 then
       local have = rcall("HGET", fkey, uid)
       out[#out + 1] = have and tonumber(have) or -1
       s = nil

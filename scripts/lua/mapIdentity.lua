@@ -8,7 +8,8 @@
   ARGV[2]  id      the identity to store when the group has none (random, made by the caller)
 
   Returns the group's identity (a string): ARGV[2] when this call stored it, else the one it had.
-  Errors:  the integer -6 alone: the mapping was created with another group count
+  Errors:  the integer -1 alone: the mapping was created with another group count (the mapping
+           scripts' GROUP_COUNT, as in mapAllocate and mapLookup)
 
   HSETNX: the first identity stored in a group is never replaced, so callers racing to create
   the mapping all read back the same one. The caller stores group 0's identity in every other
@@ -17,6 +18,6 @@
 ]]
 local meta = KEYS[1]
 local groups = redis.call("HGET", meta, "groups")
-if groups and tonumber(groups) ~= tonumber(ARGV[1]) then return -6 end
+if groups and tonumber(groups) ~= tonumber(ARGV[1]) then return -1 end
 redis.call("HSETNX", meta, "id", ARGV[2])
 return redis.call("HGET", meta, "id")

@@ -2,7 +2,7 @@
   mapReverse: the reverse entries ("cid:uid") of many seqs of one allocator group, in one reply.
 
   KEYS[1]  meta   {map:G}:m   (names the group's hash tag; not read)
-  Reads the reverse buckets {map:G}:r:K of the same hash tag (K = seq // 128, field seq % 128).
+  Reads the reverse buckets {map:G}:r:K of the same hash tag (K = seq // REVERSE_BUCKET_SEQS, field seq % it; lib/reverse.lua).
   Their names are built here, as mapLookup.lua builds its buckets', rather than passed in KEYS:
   a page touches a varying number of buckets, and a script with a varying key count fails under
   ioredis' auto-pipelining on Redis Cluster ("All keys in the pipeline should belong to the same
@@ -21,6 +21,7 @@
 local rcall = redis.call
 local unpack = unpack
 local floor = math.floor
+-- #include reverse
 local tag = string.sub(KEYS[1], 1, -2) -- "{map:G}:"
 local out = {}
 local n = 0
@@ -36,12 +37,12 @@ local function flush()
 end
 for s in string.gmatch(ARGV[1], "%d+") do
   local seq = tonumber(s)
-  local b = floor(seq / 128)
+  local b = floor(seq / REVERSE_BUCKET_SEQS)
   if b ~= bucket then
     flush()
     bucket, fields = b, {}
   end
-  fields[#fields + 1] = seq % 128
+  fields[#fields + 1] = seq % REVERSE_BUCKET_SEQS
 end
 flush()
 return table.concat(out, "\n")

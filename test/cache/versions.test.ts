@@ -1,26 +1,17 @@
 // The segment cache against a Redis that loses an audience's data: versions are told apart by
 // the head's epoch, so a version number reused by a new head never answers from the old one's
 // cache; and what no retained version uses is dropped when a swap is heard.
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SegmentCache, VersionGoneError } from "../../orchestrator/cache/segment-cache.js";
 import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
-import { members, newAudienceId, SourceTable } from "../helpers/audience.js";
-import { stackEnv, waitFor } from "../helpers/stack.js";
+import { members, newAudienceId, sourceFixture } from "../helpers/audience.js";
+import { waitFor } from "../helpers/stack.js";
+import { containsMany } from "../helpers/cache.js";
 
-const env = stackEnv();
-let table: SourceTable;
-const redis = new Redis(env.redisUrl);
-
-beforeAll(async () => {
-  table = await SourceTable.create();
-});
-afterAll(async () => {
-  await table.drop();
-  redis.disconnect();
-});
+const fx = sourceFixture();
+const { redis } = fx;
 
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 
@@ -34,8 +25,8 @@ describe("a head recreated after Redis lost the audience", () => {
   it("version 1 of the new head answers, not the cached version 1 of the old one", async () => {
     const aud = newAudienceId();
     const channel = `bitsync:test:${aud}`;
-    await table.put(aud, 20261201, 0, range(0, 1000));
-    const ctx = table.context({ BITSYNC_SWAP_CHANNEL: channel });
+    await fx.table.put(aud, 20261201, 0, range(0, 1000));
+    const ctx = fx.table.context({ BITSYNC_SWAP_CHANNEL: channel });
     const core = BitmapCore.create({ budgetBytes: 16 << 20 });
     const cache = new SegmentCache(ctx.store, core, { budgetBytes: 16 << 20, pollMs: 100 });
     const subscriber = redis.duplicate();
@@ -46,7 +37,7 @@ describe("a head recreated after Redis lost the audience", () => {
       const old = await cache.page(aud, { rank: 0 }, 10);
 
       await loseAudience(aud);
-      await table.put(aud, 20261201, 0, range(5000, 1000));
+      await fx.table.put(aud, 20261201, 0, range(5000, 1000));
       expect((await syncAudience(ctx.deps, aud)).version).toBe(1);
 
       await waitFor("the cache to follow the new head", async () => {
@@ -70,8 +61,8 @@ describe("a head recreated after Redis lost the audience", () => {
 
   it("a reader that polls, without notifications, also drops the old head's versions", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261201, 0, range(0, 100));
-    const ctx = table.context();
+    await fx.table.put(aud, 20261201, 0, range(0, 100));
+    const ctx = fx.table.context();
     const core = BitmapCore.create({ budgetBytes: 16 << 20 });
     const cache = new SegmentCache(ctx.store, core, { budgetBytes: 16 << 20, pollMs: 50 });
     const subscriber = redis.duplicate();
@@ -81,7 +72,7 @@ describe("a head recreated after Redis lost the audience", () => {
       await syncAudience(ctx.deps, aud);
       expect((await cache.contains(aud, 7)).member).toBe(true);
       await loseAudience(aud);
-      await table.put(aud, 20261201, 0, range(200, 100));
+      await fx.table.put(aud, 20261201, 0, range(200, 100));
       await syncAudience(ctx.deps, aud);
       await waitFor("the poll to notice the new epoch", async () =>
         (await cache.contains(aud, 7)).member ? undefined : true,
@@ -99,7 +90,7 @@ describe("segments of versions no longer retained", () => {
   it("are dropped when the swap is heard: resident bytes follow the retained versions", async () => {
     const aud = newAudienceId();
     const channel = `bitsync:test:${aud}`;
-    const ctx = table.context({ BITSYNC_SWAP_CHANNEL: channel, BITSYNC_SYNC_MAX_DRIFT: "100" });
+    const ctx = fx.table.context({ BITSYNC_SWAP_CHANNEL: channel, BITSYNC_SYNC_MAX_DRIFT: "100" });
     const core = BitmapCore.create({ budgetBytes: 64 << 20 });
     const cache = new SegmentCache(ctx.store, core, { budgetBytes: 64 << 20, pollMs: 0 });
     const subscriber = redis.duplicate();
@@ -109,13 +100,13 @@ describe("segments of versions no longer retained", () => {
       let largest = 0;
       for (let round = 0; round < 12; round++) {
         const m = members(20_000, space, 100 + round);
-        await table.put(aud, 20261201, 0, m);
+        await fx.table.put(aud, 20261201, 0, m);
         const res = await syncAudience(ctx.deps, aud);
         await waitFor("the swap notice", async () =>
           (await cache.contains(aud, m[0]!)).version === res.version ? true : undefined,
         );
         // Touch every segment of the version, so each one is resident.
-        await cache.containsMany(aud, m);
+        await containsMany(cache, aud, m);
         largest = Math.max(largest, (await ctx.store.info(aud, res.version))!.bytes);
       }
       // The retained versions (3) and the one being loaded bound it, not the 12 synced.

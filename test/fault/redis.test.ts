@@ -40,6 +40,13 @@ type Check = Answer<{ version: number; member: boolean; error?: string; message?
 const contains = (d: Served, audience: string, bit: number): Promise<Check> =>
   http(`${d.url}/v1/audiences/${audience}/contains?bit=${bit}`);
 const readyz = (d: Served) => http<{ status: string; redis: string }>(`${d.url}/readyz`);
+/** /readyz once it says ready again (15 s at most), as Redis comes back. */
+const readyAgain = (d: Served) =>
+  settle(
+    15_000,
+    () => readyz(d),
+    (r) => r.body.status === "ready",
+  );
 
 /** A client of the private Redis that fails at once while it is away. */
 const probeClient = () => new Redis(redis.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -130,15 +137,7 @@ describe("Redis stopped and started", () => {
 
     await redis.start();
     // Nothing restarts the daemon: it reconnects on its own (Redis came back empty: sync again).
-    expect(
-      await settle(
-        15_000,
-        () => readyz(daemon),
-        (r) => r.body.status === "ready",
-      ),
-    ).toMatchObject({
-      body: { status: "ready", redis: "up" },
-    });
+    expect(await readyAgain(daemon)).toMatchObject({ body: { status: "ready", redis: "up" } });
     await sync(uncached);
     expect(
       await settle(
@@ -188,15 +187,7 @@ describe("Redis stopped and started", () => {
     expect(await contains(daemon, aud, 2)).toMatchObject({ status: 200, body: { version: 1, member: true } });
 
     await redis.start({ keepData: true });
-    expect(
-      await settle(
-        15_000,
-        () => readyz(daemon),
-        (r) => r.body.status === "ready",
-      ),
-    ).toMatchObject({
-      body: { status: "ready" },
-    });
+    expect(await readyAgain(daemon)).toMatchObject({ body: { status: "ready" } });
     expect(await http(`${daemon.url}/v1/audiences/${aud}`)).toMatchObject({ status: 200, body: { version: 1 } });
     // The dead sync's lock lapses (BITSYNC_SYNC_LOCK_TTL_MS=2000); then the next sync goes through.
     const lock = probeClient();

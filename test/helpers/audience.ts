@@ -1,7 +1,9 @@
 // Audiences in a real MariaDB source table (mysql dialect: BLOBs in StarRocks' serialized format),
 // and a sync context on the real Redis, each test with its own table and audience ids.
 import { randomInt } from "node:crypto";
+import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
+import { afterAll, beforeAll } from "vitest";
 import { configFromEnv, type Config } from "../../orchestrator/config/config.js";
 import { createSyncContext, type SyncContext } from "../../orchestrator/sync/context.js";
 import { mulberry32, portable } from "./roaring.js";
@@ -87,4 +89,27 @@ export function members(count: number, space: number, seed: number): number[] {
   const set = new Set<number>();
   while (set.size < count) set.add(Math.floor(rnd() * space));
   return [...set].sort((x, y) => x - y);
+}
+
+/**
+ * A source table and a client of the stack's Redis for one test file: the table is made before
+ * the file's tests and dropped after them, the client closed.
+ */
+export function sourceFixture(): { readonly table: SourceTable; readonly redis: Redis } {
+  const redis = new Redis(stackEnv().redisUrl);
+  let table: SourceTable | undefined;
+  beforeAll(async () => {
+    table = await SourceTable.create();
+  });
+  afterAll(async () => {
+    await table?.drop();
+    redis.disconnect();
+  });
+  return {
+    get table(): SourceTable {
+      if (!table) throw new Error("sourceFixture: the table is made in beforeAll; use it inside tests");
+      return table;
+    },
+    redis,
+  };
 }

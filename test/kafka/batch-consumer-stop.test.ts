@@ -3,7 +3,8 @@
 // uncommitted at once. And the backoff's arithmetic.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BitsyncError } from "../../orchestrator/errors.js";
-import { BatchConsumer, backoffDelay } from "../../orchestrator/kafka/batch-consumer.js";
+import { BatchConsumer } from "../../orchestrator/kafka/batch-consumer.js";
+import { backoffDelay } from "../../orchestrator/util/backoff.js";
 import { RecordPublisher } from "../../orchestrator/kafka/producer.js";
 import { uniqueName, waitFor } from "../helpers/stack.js";
 import { GROUP_TIMING, asRecord, committedOffsets, testKafka, testLog } from "./helpers.js";

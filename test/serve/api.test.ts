@@ -8,6 +8,7 @@ import { createService, type Service } from "../../orchestrator/serve/service.js
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { uniqueName } from "../helpers/stack.js";
+import { scanUids } from "../../orchestrator/serve/uid-scan.js";
 
 const TOKEN = "s3cret-token";
 let table: SourceTable;
@@ -172,8 +173,8 @@ describe("membership", () => {
       }
       // The core took the plain bodies: their uids went into its cache from the first batch.
       expect(cold.mapping.mapper.cachedBit(users[1]!)).toBe(bitOf.get(users[1]!));
-      expect(cold.mapping.mapper.scanUids(Buffer.from(plain), 10_000)?.length).toBe(sample.length);
-      expect(cold.mapping.mapper.scanUids(Buffer.from(escaped), 10_000)).toBeNull();
+      expect(scanUids(cold.mapping.mapper, Buffer.from(plain), 10_000)?.length).toBe(sample.length);
+      expect(scanUids(cold.mapping.mapper, Buffer.from(escaped), 10_000)).toBeNull();
       // Over the limit, whichever way the body is read: refused with the reason.
       const many = JSON.stringify({ uids: Array.from({ length: 2001 }, (_, i) => `u${i}`) });
       const over = await cold.app.inject({

@@ -12,6 +12,7 @@ import { createService, type Service } from "../../orchestrator/serve/service.js
 import { checkAudienceId as checkSourceId } from "../../orchestrator/source/validate.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { uniqueName } from "../helpers/stack.js";
+import { scanUids } from "../../orchestrator/serve/uid-scan.js";
 
 const TOKEN = "strict-input-token";
 const BATCH = 50;
@@ -225,7 +226,7 @@ describe("a uid is what the mapping takes", () => {
     ] as const) {
       const body = JSON.stringify({ uids });
       // The core takes these bodies itself: the check must not depend on the JSON path.
-      expect(mapper.scanUids(Buffer.from(body), BATCH), what).not.toBeNull();
+      expect(scanUids(mapper, Buffer.from(body), BATCH), what).not.toBeNull();
       expectRefused(await post(`/v1/audiences/${aud.a}/contains`, body), name, what);
     }
     // A uid the cache holds (mapped, valid) next to a bad one: still refused.

@@ -2,29 +2,19 @@
 // served, and gc removes everything the dead sync left once its lock has expired.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
 import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { collectGarbage } from "../../orchestrator/versions/admin.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
-import { newAudienceId, SourceTable, starrocksBytes } from "../helpers/audience.js";
+import { newAudienceId, starrocksBytes, sourceFixture } from "../helpers/audience.js";
 import { mulberry32 } from "../helpers/roaring.js";
-import { stackEnv, waitFor } from "../helpers/stack.js";
+import { waitFor } from "../helpers/stack.js";
 
-const env = stackEnv();
 const cli = fileURLToPath(new URL("../../dist/orchestrator/cli/main.js", import.meta.url));
-let table: SourceTable;
-const redis = new Redis(env.redisUrl);
-
-beforeAll(async () => {
-  table = await SourceTable.create();
-});
-afterAll(async () => {
-  await table.drop();
-  redis.disconnect();
-});
+const fx = sourceFixture();
+const { redis } = fx;
 
 function bigAudience(count: number, space: number, seed: number): number[] {
   const rnd = mulberry32(seed);
@@ -37,7 +27,7 @@ describe("a sync killed mid-write", () => {
   it("leaves the served version intact, and gc cleans up after it", async () => {
     const aud = newAudienceId();
     const small = [10, 20, 30];
-    await table.put(aud, 20261120, 0, small);
+    await fx.table.put(aud, 20261120, 0, small);
     const extra = {
       BITSYNC_SYNC_WRITE_CHUNK_BYTES: "1",
       BITSYNC_SYNC_LOCK_TTL_MS: "1500",
@@ -46,16 +36,16 @@ describe("a sync killed mid-write", () => {
     // The child writes one segment per round trip, ~300 segments (~4 MB) paced at 500 kB/s: its
     // write lasts seconds, so the kill lands mid-write however fast the machine is.
     const paced = { ...extra, BITSYNC_SYNC_WRITE_BYTES_PER_S: "500000" };
-    const ctx = table.context(extra);
+    const ctx = fx.table.context(extra);
     try {
       await syncAudience(ctx.deps, aud);
       const big = bigAudience(2_000_000, 300_000_000, 21);
-      await table.put(aud, 20261121, 0, starrocksBytes(big), big.length);
+      await fx.table.put(aud, 20261121, 0, starrocksBytes(big), big.length);
 
       const keys = audienceKeys(aud);
       const before = await redis.scard(keys.segs);
       const child = spawn(process.execPath, [cli, "sync", aud, "--json"], {
-        env: { ...process.env, ...table.env(paced) },
+        env: { ...process.env, ...fx.table.env(paced) },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stderr = "";

@@ -1,7 +1,7 @@
 // The sync end to end on the real stack: MariaDB (mysql dialect, StarRocks-serialized BLOBs) ->
 // versioned segments in Redis -> the in-process cache, checked against a roaring-wasm oracle.
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
 import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { audienceInfo, collectGarbage, rollbackAudience } from "../../orchestrator/versions/admin.js";
@@ -9,21 +9,14 @@ import { DriftError, IntegrityError } from "../../orchestrator/sync/errors.js";
 import { RollbackError, SyncConflictError, UnknownAudienceError } from "../../orchestrator/versions/errors.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
-import { members, newAudienceId, SourceTable } from "../helpers/audience.js";
+import { members, newAudienceId, sourceFixture, type SourceTable } from "../helpers/audience.js";
 import { RoaringBitmap32 } from "../helpers/roaring.js";
 import { stackEnv, waitFor } from "../helpers/stack.js";
+import { containsMany } from "../helpers/cache.js";
 
 const env = stackEnv();
-let table: SourceTable;
-const redis = new Redis(env.redisUrl);
-
-beforeAll(async () => {
-  table = await SourceTable.create();
-});
-afterAll(async () => {
-  await table.drop();
-  redis.disconnect();
-});
+const fx = sourceFixture();
+const { redis } = fx;
 afterEach(async () => {
   // Exercise the NOSCRIPT reload path: the next script call must load its script again.
   await redis.script("FLUSH");
@@ -37,8 +30,8 @@ describe("sync", () => {
   it("syncs an audience end to end; the cache answers like roaring-wasm", async () => {
     const aud = newAudienceId();
     const m = members(50_000, 30_000_000, 1);
-    await table.put(aud, 20261120, 0, m);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, m);
+    const ctx = fx.table.context();
     try {
       const res = await syncAudience(ctx.deps, aud);
       expect(res.version).toBe(1);
@@ -50,7 +43,7 @@ describe("sync", () => {
       const cache = cacheFor(ctx);
       const probes = [...m.slice(0, 2000), ...members(5000, 32_000_000, 2)];
       for (const x of probes.slice(0, 500)) expect((await cache.contains(aud, x)).member).toBe(oracle.has(x));
-      const many = await cache.containsMany(aud, probes);
+      const many = await containsMany(cache, aud, probes);
       expect(many.version).toBe(1);
       expect(many.members).toEqual(probes.map((x) => oracle.has(x)));
 
@@ -80,8 +73,8 @@ describe("sync", () => {
   it("stores segments over 64 KB as a hash of pieces that fill jemalloc's classes exactly", async () => {
     const aud = newAudienceId();
     const m = members(700_000, 2 * 2 ** 20, 30); // two dense segments: 16 bitsets each
-    await table.put(aud, 20261120, 0, m);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, m);
+    const ctx = fx.table.context();
     try {
       const res = await syncAudience(ctx.deps, aud);
       expect(res.segments).toBe(2);
@@ -97,7 +90,7 @@ describe("sync", () => {
       const oracle = new Set(m);
       const cache = cacheFor(ctx);
       const probes = members(5000, 2 * 2 ** 20, 31);
-      expect((await cache.containsMany(aud, probes)).members).toEqual(probes.map((x) => oracle.has(x)));
+      expect((await containsMany(cache, aud, probes)).members).toEqual(probes.map((x) => oracle.has(x)));
       await cache.stop();
     } finally {
       await ctx.close();
@@ -108,10 +101,10 @@ describe("sync", () => {
     const aud = newAudienceId();
     const a = members(3000, 5_000_000, 3);
     const b = members(3000, 5_000_000, 4); // overlaps a in places and shares segments
-    await table.put(aud, 20261101, 0, [1, 2, 3]);
-    await table.put(aud, 20261102, 0, a);
-    await table.put(aud, 20261102, 1, b);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261101, 0, [1, 2, 3]);
+    await fx.table.put(aud, 20261102, 0, a);
+    await fx.table.put(aud, 20261102, 1, b);
+    const ctx = fx.table.context();
     try {
       const res = await syncAudience(ctx.deps, aud);
       const union = [...new Set([...a, ...b])].sort((x, y) => x - y);
@@ -132,13 +125,13 @@ describe("sync", () => {
   it("reuses identical segments (delta sync) and reports it", async () => {
     const aud = newAudienceId();
     const m = members(20_000, 10_000_000, 5); // ~10 segments of 2^20
-    await table.put(aud, 20261120, 0, m);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, m);
+    const ctx = fx.table.context();
     try {
       const first = await syncAudience(ctx.deps, aud);
       // Change only segment 3.
       const changed = [...m.filter((x) => Math.floor(x / 2 ** 20) !== 3), 3 * 2 ** 20 + 17];
-      await table.put(aud, 20261121, 0, changed);
+      await fx.table.put(aud, 20261121, 0, changed);
       const second = await syncAudience(ctx.deps, aud);
       expect(second.version).toBe(first.version + 1);
       expect(second.written).toBe(1);
@@ -154,11 +147,11 @@ describe("sync", () => {
 
   it("refuses a cardinality drift beyond the guard unless forced; the served version stays", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, members(1000, 1_000_000, 6));
-    const ctx = table.context({ BITSYNC_SYNC_MAX_DRIFT: "0.2" });
+    await fx.table.put(aud, 20261120, 0, members(1000, 1_000_000, 6));
+    const ctx = fx.table.context({ BITSYNC_SYNC_MAX_DRIFT: "0.2" });
     try {
       await syncAudience(ctx.deps, aud);
-      await table.put(aud, 20261121, 0, members(500, 1_000_000, 7));
+      await fx.table.put(aud, 20261121, 0, members(500, 1_000_000, 7));
       await expect(syncAudience(ctx.deps, aud)).rejects.toThrow(DriftError);
       expect((await ctx.store.head(aud)).current).toBe(1);
       const forced = await syncAudience(ctx.deps, aud, { force: true });
@@ -171,18 +164,18 @@ describe("sync", () => {
   it("fails on corrupt source bytes or a count mismatch; the served version stays", async () => {
     const aud = newAudienceId();
     const m = members(1000, 1_000_000, 8);
-    await table.put(aud, 20261120, 0, m);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, m);
+    const ctx = fx.table.context();
     try {
       await syncAudience(ctx.deps, aud);
       const good = (await import("../helpers/audience.js")).starrocksBytes(m);
       const corrupt = Buffer.from(good);
       corrupt.writeUInt16LE(0xffff, 1 + 8); // first container's key: unsorted/out of place
-      await table.put(aud, 20261121, 0, corrupt);
+      await fx.table.put(aud, 20261121, 0, corrupt);
       await expect(syncAudience(ctx.deps, aud)).rejects.toThrow(IntegrityError);
-      await table.put(aud, 20261121, 0, good.subarray(0, good.length - 5));
+      await fx.table.put(aud, 20261121, 0, good.subarray(0, good.length - 5));
       await expect(syncAudience(ctx.deps, aud)).rejects.toThrow(/hash_part 0/);
-      await table.put(aud, 20261121, 0, m, m.length + 1); // the source's count disagrees
+      await fx.table.put(aud, 20261121, 0, m, m.length + 1); // the source's count disagrees
       await expect(syncAudience(ctx.deps, aud)).rejects.toThrow(/source counts/);
       const head = await ctx.store.head(aud);
       expect(head.current).toBe(1);
@@ -196,9 +189,9 @@ describe("sync", () => {
 
   it("lets one of two concurrent syncs win; the other fails clearly", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, members(200_000, 50_000_000, 9));
-    const a = table.context();
-    const b = table.context();
+    await fx.table.put(aud, 20261120, 0, members(200_000, 50_000_000, 9));
+    const a = fx.table.context();
+    const b = fx.table.context();
     try {
       const results = await Promise.allSettled([syncAudience(a.deps, aud), syncAudience(b.deps, aud)]);
       const ok = results.filter((r) => r.status === "fulfilled");
@@ -215,10 +208,10 @@ describe("sync", () => {
 
   it("rolls back to a retained version, and refuses one that is not retained", async () => {
     const aud = newAudienceId();
-    const ctx = table.context({ BITSYNC_RETAIN_VERSIONS: "2" });
+    const ctx = fx.table.context({ BITSYNC_RETAIN_VERSIONS: "2" });
     try {
       for (const [i, n] of [1000, 1100, 1200].entries()) {
-        await table.put(aud, 20261120 + i, 0, members(n, 1_000_000, 10 + i));
+        await fx.table.put(aud, 20261120 + i, 0, members(n, 1_000_000, 10 + i));
         await syncAudience(ctx.deps, aud);
       }
       const info = await audienceInfo(ctx.store, aud);
@@ -241,8 +234,8 @@ describe("sync", () => {
 
   it("gives every key a TTL, and keys expire unless refreshed", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, members(500, 3_000_000, 13));
-    const ctx = table.context({ BITSYNC_VERSION_TTL_SECONDS: "2" });
+    await fx.table.put(aud, 20261120, 0, members(500, 3_000_000, 13));
+    const ctx = fx.table.context({ BITSYNC_VERSION_TTL_SECONDS: "2" });
     try {
       await syncAudience(ctx.deps, aud);
       const keys = await scanAudience(aud);
@@ -262,8 +255,8 @@ describe("sync", () => {
 
   it("collects what a crashed sync left behind", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, members(1000, 3_000_000, 14));
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, members(1000, 3_000_000, 14));
+    const ctx = fx.table.context();
     try {
       await syncAudience(ctx.deps, aud);
       // What a crash after writing leaves: a begun version and a registered segment, never swapped.
@@ -289,8 +282,8 @@ describe("segment cache", () => {
   async function withSmallCache(use: (cache: SegmentCache, aud: string, m: number[]) => Promise<void>): Promise<void> {
     const aud = newAudienceId();
     const m = members(100_000, 20_000_000, 15);
-    await table.put(aud, 20261120, 0, m);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, m);
+    const ctx = fx.table.context();
     try {
       await syncAudience(ctx.deps, aud);
       const cache = cacheFor(ctx, 40_000);
@@ -312,7 +305,7 @@ describe("segment cache", () => {
       const stats = cache.stats();
       expect(stats.evictions).toBeGreaterThan(0);
       expect(stats.residentBytes).toBeLessThanOrEqual(40_000);
-      expect((await cache.containsMany(aud, probes)).members).toEqual(probes.map((x) => oracle.has(x)));
+      expect((await containsMany(cache, aud, probes)).members).toEqual(probes.map((x) => oracle.has(x)));
     });
   });
 
@@ -335,8 +328,8 @@ describe("segment cache", () => {
 
   it("answers empty segments without I/O", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, [5, 6, 7]);
-    const ctx = table.context();
+    await fx.table.put(aud, 20261120, 0, [5, 6, 7]);
+    const ctx = fx.table.context();
     try {
       await syncAudience(ctx.deps, aud);
       const cache = cacheFor(ctx);
@@ -354,15 +347,15 @@ describe("segment cache", () => {
 
   it("switches to the new version on the swap notification", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, [1, 2, 3]);
-    const ctx = table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
+    await fx.table.put(aud, 20261120, 0, [1, 2, 3]);
+    const ctx = fx.table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
     const sub = new Redis(env.redisUrl);
     try {
       await syncAudience(ctx.deps, aud);
       const cache = cacheFor(ctx);
-      await cache.start(sub, table.config().swapChannel);
+      await cache.start(sub, fx.table.config().swapChannel);
       expect(await cache.contains(aud, 4)).toEqual({ version: 1, member: false });
-      await table.put(aud, 20261121, 0, [1, 2, 3, 4]);
+      await fx.table.put(aud, 20261121, 0, [1, 2, 3, 4]);
       await syncAudience(ctx.deps, aud);
       const deadline = Date.now() + 5000;
       let seen = await cache.contains(aud, 4);
@@ -380,8 +373,8 @@ describe("segment cache", () => {
 
   it("notices a swap by polling the head when the notification is lost", async () => {
     const aud = newAudienceId();
-    await table.put(aud, 20261120, 0, [1, 2, 3]);
-    const ctx = table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
+    await fx.table.put(aud, 20261120, 0, [1, 2, 3]);
+    const ctx = fx.table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
     try {
       await syncAudience(ctx.deps, aud);
       // No subscriber at all: only the poll can tell the cache.
@@ -391,7 +384,7 @@ describe("segment cache", () => {
       onTestFinished(() => sub.disconnect());
       await cache.start(sub, "bitsync:test:nobody-publishes-here");
       expect(await cache.contains(aud, 4)).toEqual({ version: 1, member: false });
-      await table.put(aud, 20261121, 0, [1, 2, 3, 4]);
+      await fx.table.put(aud, 20261121, 0, [1, 2, 3, 4]);
       await syncAudience(ctx.deps, aud);
       const seen = await waitFor("the poll to notice version 2", async () => {
         const r = await cache.contains(aud, 4);
@@ -417,19 +410,19 @@ describe("segment cache", () => {
       ...contentB.slice(0, 300),
       ...members(400, 8_000_000, 19),
     ];
-    const ctx = table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
+    const ctx = fx.table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
     const sub = new Redis(env.redisUrl);
     try {
-      await table.put(aud, 20261120, 0, contentA);
+      await fx.table.put(aud, 20261120, 0, contentA);
       await syncAudience(ctx.deps, aud);
       const readers = [cacheFor(ctx), cacheFor(ctx, 30_000)];
-      await readers[0]!.start(sub, table.config().swapChannel);
+      await readers[0]!.start(sub, fx.table.config().swapChannel);
       let stop = false;
       let checks = 0;
       const versionsSeen = new Set<number>();
       const read = async (cache: SegmentCache): Promise<void> => {
         while (!stop) {
-          const { version, members: got } = await cache.containsMany(aud, probes);
+          const { version, members: got } = await containsMany(cache, aud, probes);
           versionsSeen.add(version);
           const content = got[0] ? sets.A : sets.B;
           expect(got[0] !== got[1]).toBe(true);
@@ -440,7 +433,7 @@ describe("segment cache", () => {
       };
       const running = readers.map((c) => read(c));
       for (let i = 0; i < 8; i++) {
-        await table.put(aud, 20261121 + i, 0, i % 2 === 0 ? contentB : contentA);
+        await fx.table.put(aud, 20261121 + i, 0, i % 2 === 0 ? contentB : contentA);
         await syncAudience(ctx.deps, aud);
       }
       stop = true;

@@ -7,7 +7,7 @@ import { evaluate, parseExpression } from "../expression.js";
 import { HttpError } from "../http-errors.js";
 import { parseAudienceId, parseBit } from "../../input.js";
 import { checkId, checkIds } from "../../mapping/ids.js";
-import { ScannedUids } from "../../mapping/mapper.js";
+import { ScannedUids, bitsOf, scanUids } from "../uid-scan.js";
 import { AJV_OPTIONS, AUDIENCE_PARAMS, BIT, BIT_TEXT, UID, UID_JSON, replies, validationError } from "../schemas.js";
 
 type Validation = ReturnType<FastifySchemaCompiler<unknown>>;
@@ -75,7 +75,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
   app.register(async (scope) => {
     const limit = deps.limits.batch;
     scope.addContentTypeParser("application/json", { parseAs: "buffer" }, (_req, body: Buffer, done) => {
-      const scanned = mapper.scanUids(body, limit);
+      const scanned = scanUids(mapper, body, limit);
       if (scanned) return done(null, scanned);
       if (body.length === 0) return done(new HttpError(400, "bad_request", "the body is empty: send JSON"));
       try {
@@ -131,7 +131,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
         let bits: Float64Array;
         let byUid = true;
         if (body instanceof ScannedUids) {
-          bits = await mapper.bitsOf(body);
+          bits = await bitsOf(mapper, body);
         } else {
           const { uids, bits: given } = body ?? {};
           if ((uids === undefined) === (given === undefined)) {
