@@ -48,11 +48,6 @@ function loadSources(): Map<ScriptName, string> {
   return sources;
 }
 
-/** A script's source as sent to Redis (includes inlined): for tests and inspection. */
-export function scriptSource(name: ScriptName): string {
-  return loadSources().get(name)!;
-}
-
 /**
  * Negative replies of the audience scripts (beginVersion, swap, rollback, gc); versions/errors.ts
  * maps each to its typed error. The scripts' headers name the same codes.

@@ -3,43 +3,15 @@
 // health, readiness, Prometheus metrics and the OpenAPI document.
 import swagger from "@fastify/swagger";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import type { Redis } from "ioredis";
-import type { Logger } from "pino";
-import type { SegmentCache } from "../cache/segment-cache.js";
-import type { IdMapper } from "../mapping/mapper.js";
-import type { VersionStore } from "../versions/store.js";
-import type { BitmapCore } from "../wasm/core.js";
-import type { SyncResult } from "../sync/sync.js";
 import { createErrorHandler } from "./http-errors.js";
-import { DEFAULT_HTTP_LIMITS, limitedServerFactory, type HttpLimits } from "./http-server.js";
+import type { AppDeps } from "./deps.js";
+import { DEFAULT_HTTP_LIMITS, limitedServerFactory } from "./http-server.js";
 import { AJV_OPTIONS } from "./schemas.js";
-import type { ServeMetrics } from "./metrics.js";
 import { registerAudienceRoutes } from "./routes/audiences.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerMembershipRoutes } from "./routes/membership.js";
 
-export interface AppDeps {
-  cache: SegmentCache;
-  /** The cache's WASM core (the batch route writes its answers' JSON with it). */
-  core: BitmapCore;
-  mapper: IdMapper;
-  store: VersionStore;
-  /** Pinged by /readyz. */
-  redis: Redis;
-  metrics: ServeMetrics;
-  /** The /metrics text when it is not this process's registry alone (workers of one daemon). */
-  metricsText?: () => Promise<string>;
-  limits: { batch: number; page: number };
-  /** What /readyz reports besides Redis: the registration consumer's state ("off": none runs here). */
-  readiness: { consumer: string };
-  /** Deadlines and the connection cap of the HTTP server (defaults: DEFAULT_HTTP_LIMITS). */
-  http?: HttpLimits;
-  /** Bearer token of the admin routes; empty refuses them all. */
-  adminToken: string;
-  /** Runs a sync (admin route); absent: the route answers 503. */
-  sync?: (audience: string, opts: { impDate?: number; force?: boolean }) => Promise<SyncResult>;
-  log?: Logger;
-}
+export type { AppDeps } from "./deps.js";
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({

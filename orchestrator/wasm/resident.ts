@@ -104,12 +104,6 @@ export class ResidentBlob {
     return mem.u32.slice(area >>> 2, (area >>> 2) + n);
   }
 
-  /** A JS-owned copy of the bytes. */
-  toBytes(): Uint8Array {
-    const at = this.#address();
-    return this.#mem.u8.slice(at, at + this.byteLength);
-  }
-
   dispose(): void {
     if (this.#ptr === 0) return;
     const block = this.#block;

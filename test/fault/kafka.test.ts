@@ -3,8 +3,8 @@
 // says in /readyz (`consumer`) and /metrics (`bitsync_consumer_up`) that its consumer is down.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
-import { uniqueName, waitFor } from "../helpers/stack.js";
-import { FAST, http, serve, SLACK_MS, stopServe } from "./helpers/daemon.js";
+import { waitFor } from "../helpers/stack.js";
+import { FAST, http, serve, SLACK_MS, stopServe, consumerEnv } from "./helpers/daemon.js";
 import { alive, cli, exitWithin, logLines, stopAll, tail, type Cli } from "./helpers/procs.js";
 import { PrivateKafka, PrivateRedis } from "./helpers/servers.js";
 
@@ -25,18 +25,7 @@ afterAll(async () => {
 });
 
 /** Topics, group and mapping namespace of their own, on the private Redis and Kafka. */
-const env = () =>
-  table.env({
-    ...FAST,
-    ...kafka.env,
-    REDIS_URL: redis.url,
-    BITSYNC_LOG_LEVEL: "info",
-    BITSYNC_MAP_NAMESPACE: uniqueName("kf"),
-    BITSYNC_REGISTRATION_TOPIC: uniqueName("reg"),
-    BITSYNC_MAPPING_TOPIC: uniqueName("map"),
-    BITSYNC_DLQ_TOPIC: uniqueName("dlq"),
-    BITSYNC_CONSUMER_GROUP: uniqueName("grp"),
-  });
+const env = () => consumerEnv(table, { redisUrl: redis.url, kafka: kafka.env }, "kf");
 
 /** Waits until the process's consumer has joined its group and consumes. */
 async function consuming(run: Cli): Promise<void> {

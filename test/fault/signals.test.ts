@@ -4,8 +4,8 @@
 // signal. The same with MariaDB frozen is in mariadb.test.ts.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
-import { uniqueName, waitFor } from "../helpers/stack.js";
-import { expectStopped, FAST, http, serve, SHUTDOWN_MS, SLACK_MS } from "./helpers/daemon.js";
+import { waitFor } from "../helpers/stack.js";
+import { expectStopped, http, serve, SHUTDOWN_MS, SLACK_MS, consumerEnv } from "./helpers/daemon.js";
 import { alive, cli, exitWithin, sleep, stopAll, tail, type Cli } from "./helpers/procs.js";
 import { PrivateKafka, PrivateRedis } from "./helpers/servers.js";
 
@@ -27,18 +27,7 @@ afterAll(async () => {
   await table?.drop();
 });
 
-const env = () =>
-  table.env({
-    ...FAST,
-    ...kafka.env,
-    REDIS_URL: redis.url,
-    BITSYNC_LOG_LEVEL: "info",
-    BITSYNC_MAP_NAMESPACE: uniqueName("sg"),
-    BITSYNC_REGISTRATION_TOPIC: uniqueName("reg"),
-    BITSYNC_MAPPING_TOPIC: uniqueName("map"),
-    BITSYNC_DLQ_TOPIC: uniqueName("dlq"),
-    BITSYNC_CONSUMER_GROUP: uniqueName("grp"),
-  });
+const env = () => consumerEnv(table, { redisUrl: redis.url, kafka: kafka.env }, "sg");
 
 interface Proc {
   name: string;

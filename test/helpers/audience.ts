@@ -113,3 +113,15 @@ export function sourceFixture(): { readonly table: SourceTable; readonly redis: 
     redis,
   };
 }
+
+/** Every Redis key of an audience (its {aud:ID} hash tag), sorted. */
+export async function audienceKeyNames(redis: Redis, aud: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `{aud:${aud}}:*`, "COUNT", 1000);
+    out.push(...keys);
+    cursor = next;
+  } while (cursor !== "0");
+  return out.sort();
+}

@@ -46,3 +46,8 @@ export function lastJson<T = Record<string, unknown>>(run: CliRun): T {
     throw new Error(`no JSON on stdout (exit ${run.code ?? run.signal}):\n${run.stdout}\n${run.stderr}`);
   }
 }
+
+/** What `bitsync inspect --json` prints for an empty bitmap of `format` (type code 0). */
+export function emptyInspection(format: string): Record<string, unknown> {
+  return { format, typeCode: 0, cardinality: 0, min: null, max: null, sample: [], bits64: false };
+}

@@ -203,3 +203,10 @@ export async function createBitmapTable(
       `${q(cols.bitmap ?? "bmp")} LONGBLOB NULL${count})`,
   );
 }
+
+/** A database of its own with the StarRocks functions emulated: a StarRocks source for one suite. */
+export async function createStarRocksDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  await createStarRocksEmulation(db.conn);
+  return db;
+}

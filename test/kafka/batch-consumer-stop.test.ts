@@ -1,32 +1,18 @@
 // BatchConsumer's graceful stop: the batch in flight finishes and is committed (its handler may outlast
 // the session timeout: the consumer heartbeats meanwhile); a batch waiting between retries is dropped
 // uncommitted at once. And the backoff's arithmetic.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BitsyncError } from "../../orchestrator/errors.js";
 import { BatchConsumer } from "../../orchestrator/kafka/batch-consumer.js";
 import { backoffDelay } from "../../orchestrator/util/backoff.js";
-import { RecordPublisher } from "../../orchestrator/kafka/producer.js";
 import { uniqueName, waitFor } from "../helpers/stack.js";
-import { GROUP_TIMING, asRecord, committedOffsets, testKafka, testLog } from "./helpers.js";
+import { GROUP_TIMING, asRecord, committedOffsets, kafkaFixture, testLog } from "./helpers.js";
 
 class Transient extends BitsyncError {
   override readonly retriable = true;
 }
 
-const kafka = testKafka();
-const admin = kafka.admin();
-const publisher = new RecordPublisher(kafka, { log: testLog });
-const consumers: BatchConsumer[] = [];
-
-beforeAll(async () => {
-  await admin.connect();
-  await publisher.connect();
-});
-afterAll(async () => {
-  await Promise.all(consumers.map((c) => c.stop()));
-  await publisher.disconnect();
-  await admin.disconnect();
-});
+const { kafka, admin, publisher, consumers } = kafkaFixture();
 
 describe("BatchConsumer.stop", () => {
   it("waits for a slow handler, then commits its batch", async () => {

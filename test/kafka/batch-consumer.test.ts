@@ -1,12 +1,11 @@
 // BatchConsumer against the mock cluster: every message reaches the handler, and a batch is committed
 // only once its handler resolved; retriable failures are retried in place with backoff.
 import type { KafkaMessage } from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BitsyncError } from "../../orchestrator/errors.js";
 import { BatchConsumer, type BatchConsumerOptions } from "../../orchestrator/kafka/batch-consumer.js";
-import { RecordPublisher } from "../../orchestrator/kafka/producer.js";
 import { uniqueName, waitFor } from "../helpers/stack.js";
-import { GROUP_TIMING, asRecord, committedOffsets, endOffsets, testKafka, testLog } from "./helpers.js";
+import { GROUP_TIMING, asRecord, committedOffsets, kafkaFixture, endOffsets, testLog } from "./helpers.js";
 
 /** Redis timed out, say: worth retrying. */
 class Transient extends BitsyncError {
@@ -15,20 +14,7 @@ class Transient extends BitsyncError {
 /** A failure retrying in place does not fix. */
 class Broken extends BitsyncError {}
 
-const kafka = testKafka();
-const admin = kafka.admin();
-const publisher = new RecordPublisher(kafka, { log: testLog });
-const consumers: BatchConsumer[] = [];
-
-beforeAll(async () => {
-  await admin.connect();
-  await publisher.connect();
-});
-afterAll(async () => {
-  await Promise.all(consumers.map((c) => c.stop()));
-  await publisher.disconnect();
-  await admin.disconnect();
-});
+const { kafka, admin, publisher, consumers } = kafkaFixture();
 
 function consumer(options: Pick<BatchConsumerOptions, "groupId" | "topic" | "handle"> & Partial<BatchConsumerOptions>) {
   const c = new BatchConsumer({

@@ -1,5 +1,8 @@
 // Shared by the Kafka suites: a client on the stack's mock cluster, raw reads and offset checks.
 import type { Admin, Kafka, KafkaMessage } from "kafkajs";
+import { afterAll, beforeAll } from "vitest";
+import type { BatchConsumer } from "../../orchestrator/kafka/batch-consumer.js";
+import { RecordPublisher } from "../../orchestrator/kafka/producer.js";
 import { pino, type Logger } from "pino";
 import { createKafka } from "../../orchestrator/kafka/client.js";
 import { stackEnv, uniqueName, waitFor } from "../helpers/stack.js";
@@ -13,6 +16,27 @@ export function testKafka(): Kafka {
     { brokers: stackEnv().kafkaBrokers, clientId: "bitsync-test", retry: { retries: 3, maxRetryTime: 2000 } },
     testLog,
   );
+}
+
+/**
+ * A client, an admin and a publisher on the stack's cluster for one test file, connected before its
+ * tests; after them, every consumer the tests pushed to `consumers` is stopped and all disconnect.
+ */
+export function kafkaFixture(): { kafka: Kafka; admin: Admin; publisher: RecordPublisher; consumers: BatchConsumer[] } {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  const publisher = new RecordPublisher(kafka, { log: testLog });
+  const consumers: BatchConsumer[] = [];
+  beforeAll(async () => {
+    await admin.connect();
+    await publisher.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(consumers.map((c) => c.stop()));
+    await publisher.disconnect();
+    await admin.disconnect();
+  });
+  return { kafka, admin, publisher, consumers };
 }
 
 /**

@@ -9,6 +9,7 @@ import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { uniqueName } from "../helpers/stack.js";
 import { scanUids } from "../../orchestrator/serve/uid-scan.js";
+import { disposeService } from "../helpers/service.js";
 
 const TOKEN = "s3cret-token";
 let table: SourceTable;
@@ -51,11 +52,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await service?.mapping.mapper.clear();
-  await service?.close();
-  await table?.drop();
-});
+afterAll(() => disposeService(service, table));
 
 const get = (url: string) => app.inject({ method: "GET", url });
 const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>

@@ -13,6 +13,7 @@ import { checkAudienceId as checkSourceId } from "../../orchestrator/source/vali
 import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { uniqueName } from "../helpers/stack.js";
 import { scanUids } from "../../orchestrator/serve/uid-scan.js";
+import { disposeService } from "../helpers/service.js";
 
 const TOKEN = "strict-input-token";
 const BATCH = 50;
@@ -75,11 +76,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
-  await service?.mapping.mapper.clear();
-  await service?.close();
-  await table?.drop();
-});
+afterAll(() => disposeService(service, table));
 
 const get = (url: string) => app.inject({ method: "GET", url });
 /** POSTs `payload` as it is when a string (the exact bytes), else as JSON. */

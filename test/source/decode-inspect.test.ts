@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { registerInspect } from "../../orchestrator/cli/inspect.js";
+import { emptyInspection } from "../helpers/cli.js";
 
 interface Run {
   out: string[];
@@ -78,15 +79,7 @@ describe("bitsync inspect --json", () => {
     const set = await inspect("--format", "doris", "--base64", "BQIBAAAAAAAAAH+WmAAAAAAA", "--json");
     expect(JSON.parse(set.out[0]!)).toMatchObject({ cardinality: "2", min: "1", max: "9999999", bits64: true });
     const empty = await inspect("--format", "doris", "--base64", "AA==", "--json");
-    expect(JSON.parse(empty.out[0]!)).toEqual({
-      format: "doris",
-      typeCode: 0,
-      cardinality: 0,
-      min: null,
-      max: null,
-      sample: [],
-      bits64: false,
-    });
+    expect(JSON.parse(empty.out[0]!)).toEqual(emptyInspection("doris"));
   });
 
   it("ClickHouse with --width, and --file", async () => {

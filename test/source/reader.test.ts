@@ -16,6 +16,7 @@ import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import type { BitmapSource, SourceOptions } from "../../orchestrator/source/types.js";
 import {
   createBitmapTable,
+  createStarRocksDatabase,
   createStarRocksEmulation,
   createTestDatabase,
   starRocksBitmap,
@@ -69,8 +70,7 @@ async function insert(
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await createStarRocksEmulation(db.conn);
+  db = await createStarRocksDatabase();
 });
 
 afterAll(async () => {

@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
 import { SETTINGS } from "../../orchestrator/config/config.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
-import { members, newAudienceId, SourceTable, starrocksBytes } from "../helpers/audience.js";
+import type { SyncResult } from "../../orchestrator/sync/sync.js";
+import type { AudienceInfo } from "../../orchestrator/versions/admin.js";
+import { audienceKeyNames, members, newAudienceId, SourceTable, starrocksBytes } from "../helpers/audience.js";
+import { emptyInspection } from "../helpers/cli.js";
 import { starRocksBitmap } from "../helpers/mariadb.js";
 import { stackEnv } from "../helpers/stack.js";
 
@@ -24,17 +27,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-/** Every Redis key of an audience (the {aud:ID} hash tag). */
-async function keysOf(aud: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `{aud:${aud}}:*`, "COUNT", 1000);
-    out.push(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-  return out.sort();
-}
+const keysOf = (aud: string): Promise<string[]> => audienceKeyNames(redis, aud);
 
 interface Run {
   code: number | null;
@@ -84,34 +77,9 @@ function failure(run: Run): string {
   return lines[0]!;
 }
 
-interface SyncJson {
-  audience: string;
-  version: number;
-  previous: number | null;
-  impDate: number;
-  cardinality: number;
-  segments: number;
-  written: number;
-  reused: number;
-  bytesWritten: number;
-  retained: number[];
-}
-
-interface InfoJson {
-  audience: string;
-  version: number;
-  cardinality: number;
-  segments: number;
-  retained: {
-    version: number;
-    current: boolean;
-    cardinality: number | null;
-    segments: number | null;
-    impDate: number | null;
-    createdAt: string | null;
-  }[];
-  info: { version: number; cardinality: number; segmentBits: number; source: { impDate: number; hashParts: number[] } };
-}
+/** What `sync --json` and `info --json` print: the results of the calls they make. */
+type SyncJson = SyncResult;
+type InfoJson = AudienceInfo;
 
 const segmentsOf = (m: readonly number[], bits = 20): number => new Set(m.map((x) => Math.floor(x / 2 ** bits))).size;
 const sortedUnion = (...parts: number[][]): number[] => [...new Set(parts.flat())].sort((x, y) => x - y);
@@ -561,15 +529,7 @@ describe("bitsync inspect", () => {
     const empty = json(
       await bitsync(["inspect", "--format", "starrocks", "--hex", "00", "--json"], {}, { plain: true }),
     );
-    expect(empty).toEqual({
-      format: "starrocks",
-      typeCode: 0,
-      cardinality: 0,
-      min: null,
-      max: null,
-      sample: [],
-      bits64: false,
-    });
+    expect(empty).toEqual(emptyInspection("starrocks"));
   });
 
   it("bad input exits non-zero with one line", async () => {

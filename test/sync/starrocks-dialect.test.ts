@@ -16,8 +16,7 @@ import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { members, newAudienceId } from "../helpers/audience.js";
 import {
   createBitmapTable,
-  createStarRocksEmulation,
-  createTestDatabase,
+  createStarRocksDatabase,
   starRocksBitmap,
   starRocksSingle,
   type TestDatabase,
@@ -32,8 +31,7 @@ let db: TestDatabase;
 let ctx: SyncContext;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  await createStarRocksEmulation(db.conn);
+  db = await createStarRocksDatabase();
   await createBitmapTable(db.conn, TABLE);
   // The source reads this database only: same server and credentials as the stack, another path.
   const stack = new URL(env.mysqlUrl);

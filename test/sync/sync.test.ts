@@ -9,7 +9,7 @@ import { DriftError, IntegrityError } from "../../orchestrator/sync/errors.js";
 import { RollbackError, SyncConflictError, UnknownAudienceError } from "../../orchestrator/versions/errors.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
-import { members, newAudienceId, sourceFixture, type SourceTable } from "../helpers/audience.js";
+import { audienceKeyNames, members, newAudienceId, sourceFixture, type SourceTable } from "../helpers/audience.js";
 import { RoaringBitmap32 } from "../helpers/roaring.js";
 import { stackEnv, waitFor } from "../helpers/stack.js";
 import { containsMany } from "../helpers/cache.js";
@@ -449,14 +449,7 @@ describe("segment cache", () => {
 });
 
 async function scanAudience(aud: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `{aud:${aud}}:*`, "COUNT", 1000);
-    out.push(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-  return out.filter((k) => !k.endsWith(":lock"));
+  return (await audienceKeyNames(redis, aud)).filter((k) => !k.endsWith(":lock"));
 }
 
 async function commandCount(): Promise<number> {

@@ -3,7 +3,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { audienceInfo, rollbackAudience } from "../../versions/admin.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { decodeCursor, encodeCursor } from "../cursor.js";
 import { HttpError } from "../http-errors.js";
 import { MAX_BIT, parseAudienceId, parseInteger } from "../../input.js";

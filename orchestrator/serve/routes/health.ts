@@ -1,7 +1,7 @@
 // Liveness, readiness (Redis reachable and the consumer running, or degraded: cached answers
 // continue), metrics, a no-op.
 import type { FastifyInstance } from "fastify";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 
 export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: "ok" }));

@@ -2,7 +2,7 @@
 import { AjvCompiler } from "@fastify/ajv-compiler";
 import type { FastifyInstance, FastifySchemaCompiler } from "fastify";
 import type { VersionView } from "../../cache/segment-cache.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { evaluate, parseExpression } from "../expression.js";
 import { HttpError } from "../http-errors.js";
 import { parseAudienceId, parseBit } from "../../input.js";

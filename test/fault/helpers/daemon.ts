@@ -2,7 +2,8 @@
 // with, HTTP calls with a deadline each, and the checks of a shutdown.
 import { expect } from "vitest";
 import { freePort } from "../../../orchestrator/util/net.js";
-import { waitFor } from "../../helpers/stack.js";
+import type { SourceTable } from "../../helpers/audience.js";
+import { uniqueName, waitFor } from "../../helpers/stack.js";
 import { cli, exitWithin, logLines, sleep, tail, type Cli } from "./procs.js";
 
 /** Short settings, so a fault shows within seconds (values of the issue's fault suite). */
@@ -19,6 +20,28 @@ export const FAST: Record<string, string> = {
   BITSYNC_ADMIN_TOKEN: "tok",
   REDIS_CLUSTER_NODES: "",
 };
+
+/**
+ * The environment of a child that maps and consumes on private servers: the fault settings, info
+ * logs, and topics, group and mapping namespace of its own (`prefix` names the namespace).
+ */
+export function consumerEnv(
+  table: SourceTable,
+  servers: { redisUrl: string; kafka: Record<string, string> },
+  prefix: string,
+): Record<string, string> {
+  return table.env({
+    ...FAST,
+    ...servers.kafka,
+    REDIS_URL: servers.redisUrl,
+    BITSYNC_LOG_LEVEL: "info",
+    BITSYNC_MAP_NAMESPACE: uniqueName(prefix),
+    BITSYNC_REGISTRATION_TOPIC: uniqueName("reg"),
+    BITSYNC_MAPPING_TOPIC: uniqueName("map"),
+    BITSYNC_DLQ_TOPIC: uniqueName("dlq"),
+    BITSYNC_CONSUMER_GROUP: uniqueName("grp"),
+  });
+}
 
 /** Generous slack on top of a deadline the process itself keeps (a loaded 2-core machine). */
 export const SLACK_MS = 10_000;
