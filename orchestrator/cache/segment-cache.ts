@@ -329,46 +329,44 @@ export class SegmentCache {
 
   // ---- queries ------------------------------------------------------------------------------
 
+  // One surface for every route: resolve a view (currentNow, current, version), then ask it with
+  // has (one bit) or hasAll (many). Both answer synchronously when the segments they need are
+  // resident or empty (the hot path: no promise, no microtask), else with a promise.
+
+  /** Membership of one bit in the audience's current version. */
   async contains(audience: string, bit: number): Promise<{ version: number; member: boolean }> {
     const view = await this.current(audience);
-    return { version: view.version, member: await this.containsIn(view, bit) };
+    return { version: view.version, member: await this.has(view, bit) };
   }
 
   /**
-   * The current version's view if it is cached and loaded, else undefined: with containsNow,
-   * the synchronous path of a hot single check (no promise, no microtask per request).
+   * The current version's view if it is cached and loaded, else undefined: with has(), the
+   * synchronous path of a hot single check (no promise, no microtask per request).
    */
   currentNow(audience: string): VersionView | undefined {
     return this.#heads.get(audience)?.resolved;
   }
 
-  /** Membership of one bit when it answers without I/O (empty or resident segment), else undefined. */
-  containsNow(view: VersionView, bit: number): boolean | undefined {
+  /** Membership of one bit in a view: synchronous when its segment is resident or empty. */
+  has(view: VersionView, bit: number): boolean | Promise<boolean> {
     const span = 2 ** view.segmentBits;
     const i = view.bySegment.get(Math.floor(bit / span));
     if (i === undefined) return false;
-    const blob = this.#lru.get(view.entries[i]!.key);
-    return blob === undefined ? undefined : blob.has(bit % span);
-  }
-
-  /** Membership of one bit in a given view; loads the segment when it is not resident. */
-  async containsIn(view: VersionView, bit: number): Promise<boolean> {
-    const now = this.containsNow(view, bit); // empty or resident: no I/O
-    if (now !== undefined) return now;
-    const span = 2 ** view.segmentBits;
+    const entry = view.entries[i]!;
+    const blob = this.#lru.get(entry.key);
+    if (blob !== undefined) return blob.has(bit % span);
     const offset = bit % span;
-    return this.#withSegment(view, view.entries[view.bySegment.get(Math.floor(bit / span))!]!, (blob) =>
-      blob.has(offset),
-    );
+    return this.#withSegment(view, entry, (b) => b.has(offset));
   }
 
   /**
    * Membership of many bits (a negative one is no member) in a view, as bytes 0/1 in request
-   * order, when every segment they touch is resident or empty: the hot path of a batch check, with
-   * no promise at all. Undefined when a segment must be loaded first (containsBitsIn does).
+   * order: synchronous when every segment they touch is resident or empty (the hot path of a
+   * batch check), else a promise that loads the segments it lacks, all at once.
    */
-  containsBitsNow(view: VersionView, bits: Float64Array): Uint8Array | undefined {
-    return this.#answerIfResident(view, bits, this.#touched(view, bits));
+  hasAll(view: VersionView, bits: Float64Array): Uint8Array | Promise<Uint8Array> {
+    const touched = this.#touched(view, bits);
+    return this.#answerIfResident(view, bits, touched) ?? this.#loadAndAnswer(view, bits, touched);
   }
 
   #answerIfResident(
@@ -386,11 +384,11 @@ export class SegmentCache {
     return this.#core.containsBits(bits, view.segmentBits, segs);
   }
 
-  /** containsBitsNow, loading the segments it lacks (all at once) first. */
-  async containsBitsIn(view: VersionView, bits: Float64Array): Promise<Uint8Array> {
-    const touched = this.#touched(view, bits);
-    const now = this.#answerIfResident(view, bits, touched);
-    if (now !== undefined) return now;
+  async #loadAndAnswer(
+    view: VersionView,
+    bits: Float64Array,
+    touched: { entries: ViewEntry[]; wide: number[] | undefined },
+  ): Promise<Uint8Array> {
     const { entries, wide } = touched;
     const out = new Uint8Array(bits.length);
     // Bits past the batch path's range (none a mapping hands out) one at a time.
@@ -399,7 +397,7 @@ export class SegmentCache {
       narrow = bits.slice();
       for (const i of wide) {
         narrow[i] = -1;
-        out[i] = (await this.containsIn(view, bits[i]!)) ? 1 : 0;
+        out[i] = (await this.has(view, bits[i]!)) ? 1 : 0;
       }
     }
     const blobs = await Promise.all(entries.map((e) => this.#acquire(view, e)));

@@ -1,7 +1,6 @@
 // `bitsync map consume | rebuild`: the ID mapping's Kafka side from the command line.
 import type { Command } from "commander";
 import { configFromEnv } from "../config/config.js";
-import { createKafka } from "../kafka/client.js";
 import { logger, rootLogger } from "../log.js";
 import { createMappingContext } from "../mapping/context.js";
 import { rebuildFromTopic } from "../mapping/rebuild.js";
@@ -23,7 +22,7 @@ export function registerMapKafkaCommands(map: Command): void {
       const shutdown = new Shutdown({ log, timeoutMs: config.shutdownTimeoutMs });
       const ctx = createMappingContext(config, log);
       let gaveUp = false;
-      const consumer = createRegistrationConsumer(config, ctx.mapper, log, {
+      const consumer = createRegistrationConsumer(config, ctx, log, {
         // Exit non-zero, so that a supervisor restarts it (and alerts) rather than it idling.
         onGiveUp: () => {
           gaveUp = true;
@@ -54,8 +53,7 @@ export function registerMapKafkaCommands(map: Command): void {
     .option("--topic <name>", "the topic to read (default BITSYNC_MAPPING_TOPIC)")
     .option("--json", "print the summary as JSON", false)
     .action(async (opts: { topic?: string; json: boolean }) => {
-      await withMapping("rebuild", async ({ mapper }, config) => {
-        const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId });
+      await withMapping("rebuild", async ({ mapper, kafka }, config) => {
         const summary = await rebuildFromTopic({
           kafka,
           topic: opts.topic ?? config.mappingTopic,

@@ -4,7 +4,6 @@ import { Presets, SingleBar } from "cli-progress";
 import { InvalidArgumentError, type Command } from "commander";
 import { configFromEnv, type Config } from "../config/config.js";
 import { logger, rootLogger } from "../log.js";
-import { createKafka } from "../kafka/client.js";
 import { RecordPublisher } from "../kafka/producer.js";
 import { createMappingContext, type MappingContext } from "../mapping/context.js";
 import { runImport, type ImportProgress } from "../mapping/import.js";
@@ -148,7 +147,7 @@ export function registerMapImport(map: Command): void {
     .action(async (opts: ImportCliOptions) => {
       const given = [opts.fromSql, opts.ndjson, opts.csv].filter((x) => x !== undefined);
       if (given.length !== 1) throw new InvalidArgumentError("give exactly one of --from-sql, --ndjson, --csv");
-      await withMapping("import", async ({ mapper }, config) => {
+      await withMapping("import", async ({ mapper, kafka }, config) => {
         const source =
           opts.fromSql !== undefined
             ? sqlSource(config.mysqlUrl, opts.fromSql)
@@ -160,7 +159,6 @@ export function registerMapImport(map: Command): void {
           (opts.fromSql !== undefined
             ? `bitsync-import-${createHash("sha1").update(opts.fromSql).digest("hex").slice(0, 10)}.checkpoint.json`
             : `${opts.ndjson ?? opts.csv}.bitsync-checkpoint.json`);
-        const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId });
         const publisher = new RecordPublisher(kafka);
         await publisher.connect();
         const progress = importProgress(!opts.json && process.stderr.isTTY === true);

@@ -1,5 +1,6 @@
 // The ID mapping's dependencies, taken from the process's resources (runtime/resources.ts): the
 // Redis or Redis Cluster client and the mapper, shared by the CLI, the consumer, serving and tests.
+import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import type { RedisLike } from "../redis/cluster.js";
@@ -9,6 +10,8 @@ import { IdMapper } from "./mapper.js";
 export interface MappingContext {
   redis: RedisLike;
   mapper: IdMapper;
+  /** The process's Kafka client (made on first use). */
+  readonly kafka: Kafka;
   /** Closes the resources (those of the caller's Resources when it passed its own). */
   close(): Promise<void>;
 }
@@ -24,7 +27,14 @@ export function mappingContextOf(res: Resources): MappingContext {
     cacheEntries: config.mapCacheEntries,
     ...(config.mapCacheEntries > 0 ? { core: res.core } : {}),
   });
-  return { redis: res.mappingRedis, mapper, close: () => res.close() };
+  return {
+    redis: res.mappingRedis,
+    mapper,
+    get kafka() {
+      return res.kafka;
+    },
+    close: () => res.close(),
+  };
 }
 
 /** A mapping context with resources of its own (a CLI command, a test). */

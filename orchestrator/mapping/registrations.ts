@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
 import type { Config } from "../config/config.js";
 import { BatchConsumer } from "../kafka/batch-consumer.js";
-import { createKafka } from "../kafka/client.js";
+import type { Kafka } from "kafkajs";
 import { RecordPublisher } from "../kafka/producer.js";
 import { registrationHandler } from "./consumer.js";
 import type { IdMapper } from "./mapper.js";
@@ -45,13 +45,14 @@ export interface RegistrationConsumer {
   stop(): Promise<void>;
 }
 
+/** `mapping`: the mapper and the process's Kafka client (runtime/resources.ts). */
 export function createRegistrationConsumer(
   config: Config,
-  mapper: IdMapper,
+  mapping: { mapper: IdMapper; kafka: Kafka },
   log: Logger,
   opts: RegistrationConsumerOptions = {},
 ): RegistrationConsumer {
-  const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId });
+  const { mapper, kafka } = mapping;
   const publisher = new RecordPublisher(kafka);
   const admin = kafka.admin();
   const session = config.consumerSessionTimeoutMs;

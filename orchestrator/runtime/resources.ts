@@ -1,10 +1,12 @@
 // The one owner of a process's shared resources: the WASM core, the Redis clients, the bitmap
-// source and the version store. Each is created on first use, once, and close() closes what was
+// source, the Kafka client and the version store. Each is created on first use, once, and close() closes what was
 // created in reverse order of creation (a client outlives what was built on it). close() is
 // idempotent, and reports each step to a caller that keeps a shutdown deadline (Shutdown.step).
 import type { Logger } from "pino";
 import type { Redis } from "ioredis";
+import type { Kafka } from "kafkajs";
 import type { Config } from "../config/config.js";
+import { createKafka } from "../kafka/client.js";
 import { closeRedis, createRedis, duplicateRedis } from "../redis/client.js";
 import { createRedisCluster, type RedisLike } from "../redis/cluster.js";
 import { createBitmapSource } from "../source/reader.js";
@@ -83,6 +85,18 @@ export class Resources {
             })
           : createRedis(c.redisUrl, this.log, { name: "bitsync-mapping", commandTimeoutMs: c.redisCommandTimeoutMs }),
       (r) => closeRedis(r),
+    );
+  }
+
+  /**
+   * The Kafka client (a factory: its consumers, producers and admins connect and disconnect
+   * themselves, each closed by its user).
+   */
+  get kafka(): Kafka {
+    return this.#once(
+      "the Kafka client",
+      () => createKafka({ brokers: this.config.kafkaBrokers, clientId: this.config.kafkaClientId }),
+      () => undefined,
     );
   }
 

@@ -71,7 +71,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   let consumer: RegistrationConsumer | undefined;
   if ((opts.consumer ?? true) && lead) {
     const { metrics, readiness } = service;
-    consumer = createRegistrationConsumer(config, service.mapping.mapper, log, {
+    consumer = createRegistrationConsumer(config, service.mapping, log, {
       onBatch: (b) => {
         metrics.consumedMessages.inc({ result: "mapped" }, b.mapped);
         metrics.consumedMessages.inc({ result: "dead_lettered" }, b.deadLettered);

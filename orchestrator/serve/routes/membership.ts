@@ -43,8 +43,8 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       const view = cache.currentNow(audience);
       const known = view && (bit ?? mapper.cachedBit(uid!));
       if (view && known !== undefined) {
-        const member = cache.containsNow(view, known);
-        if (member !== undefined) {
+        const member = cache.has(view, known);
+        if (typeof member === "boolean") {
           return reply.send(
             bit !== undefined
               ? { audience, version: view.version, member }
@@ -66,7 +66,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
     if (mappedBit === null || mappedBit === undefined) {
       return { audience, version: view.version, member: false, mapped: false };
     }
-    return { audience, version: view.version, member: await cache.containsIn(view, mappedBit), mapped: true };
+    return { audience, version: view.version, member: await cache.has(view, mappedBit), mapped: true };
   }
 
   // The batch check in a scope of its own, with a body parser of its own: a body of the plain
@@ -145,7 +145,9 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
           }
         }
         const view = cache.currentNow(audience) ?? (await cache.current(audience));
-        const answers = cache.containsBitsNow(view, bits) ?? (await cache.containsBitsIn(view, bits));
+        const asked = cache.hasAll(view, bits);
+        // Resident segments answer synchronously: no await, no microtask, on the hot path.
+        const answers = asked instanceof Uint8Array ? asked : await asked;
         // The answer as text: a thousand booleans written by the core, not by the serializer (the
         // audience id is digits, checked by parseAudienceId).
         let text = `{"audience":"${audience}","version":${view.version},"members":[${deps.core.boolsJson(answers)}]`;
@@ -192,9 +194,7 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       const target = bit ?? (await mapper.lookup([uid!]))[0] ?? null;
       const member = new Map<string, boolean>();
       await Promise.all(
-        parsed.audiences.map(async (a) =>
-          member.set(a, target !== null && (await cache.containsIn(views.get(a)!, target))),
-        ),
+        parsed.audiences.map(async (a) => member.set(a, target !== null && (await cache.has(views.get(a)!, target)))),
       );
       return { member: evaluate(parsed.expr, (a) => member.get(a)!), mapped: target !== null, versions };
     },
