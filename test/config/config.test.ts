@@ -100,11 +100,31 @@ describe("configFromEnv", () => {
   });
 });
 
-describe("README", () => {
-  it("documents every setting", async () => {
+describe("docs", () => {
+  it("docs/configuration.md holds the settings reference generated from the settings table", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { generatedSection, normalizeTable, renderSettingsReference } =
+      await import("../../orchestrator/config/docs.js");
+    const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    const section = generatedSection(doc);
+    expect(section, "docs/configuration.md lacks the settings markers: run `npm run docs:config`").toBeDefined();
+    expect(
+      normalizeTable(section ?? ""),
+      "docs/configuration.md is out of date with orchestrator/config/settings.ts: run `npm run docs:config`",
+    ).toBe(normalizeTable(renderSettingsReference()));
+  });
+
+  it("README's table of main settings names only settings that exist, with their defaults", async () => {
     const { readFileSync } = await import("node:fs");
     const { SETTINGS } = await import("../../orchestrator/config/config.js");
+    const { codeCell } = await import("../../orchestrator/config/docs.js");
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    for (const s of SETTINGS) expect(readme, s.env).toContain(`\`${s.env}\``);
+    const defaults = new Map<string, string>(SETTINGS.map((s) => [s.env, codeCell(s.default)]));
+    const rows = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]*)` +\| ([^|]*?) +\|/gm)];
+    expect(rows.length, "README's table of main settings").toBeGreaterThanOrEqual(5);
+    for (const [, env, shown] of rows) {
+      expect(defaults.has(env!), `README names ${env}, which is not a setting`).toBe(true);
+      expect(shown, `README's default of ${env}`).toBe(defaults.get(env!));
+    }
   });
 });
