@@ -19,7 +19,7 @@ import { createKafka } from "../orchestrator/kafka/client.js";
 import { RecordPublisher } from "../orchestrator/kafka/producer.js";
 import { runImport } from "../orchestrator/mapping/import.js";
 import { IdMapper } from "../orchestrator/mapping/mapper.js";
-import { KafkaMappingSink, mappingRecord } from "../orchestrator/mapping/publish.js";
+import { KafkaMappingSink, mappingRecord, mappingRecords } from "../orchestrator/mapping/publish.js";
 import { ndjsonSource } from "../orchestrator/mapping/sources.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
 import { BitmapCore } from "../orchestrator/wasm/core.js";
@@ -147,7 +147,19 @@ try {
   for (let o = 0; o < SAMPLE; o += 20_000)
     await publisher.publish(`bench-kafka-${process.pid}`, records.slice(o, o + 20_000));
   const kafkaOnly = SAMPLE / ((performance.now() - t) / 1000);
-  log(`alone: allocation ${allocOnly.toFixed(0)} IDs/s, kafka publishing ${kafkaOnly.toFixed(0)} records/s`);
+  // The same mappings as JSON arrays of 500 per message (BITSYNC_MAPPINGS_PER_MESSAGE=500).
+  const batched = mappingRecords(
+    sampleEntries.map((e, i) => ({ ...e, bit: i })),
+    500,
+  );
+  t = performance.now();
+  for (let o = 0; o < batched.length; o += 40)
+    await publisher.publish(`bench-kafka-b-${process.pid}`, batched.slice(o, o + 40));
+  const kafkaBatched = SAMPLE / ((performance.now() - t) / 1000);
+  log(
+    `alone: allocation ${allocOnly.toFixed(0)} IDs/s, kafka publishing ${kafkaOnly.toFixed(0)} records/s, ` +
+      `${kafkaBatched.toFixed(0)} mappings/s in arrays of 500`,
+  );
   await purge(`{${ns}a:*}:*`);
   // The naive layout: one string key per direction per ID.
   const naiveBefore = await usedMemory();
@@ -172,12 +184,14 @@ try {
     reverse_lookups_per_s: reverse,
     allocation_only_ids_per_s: allocOnly,
     kafka_only_records_per_s: kafkaOnly,
+    kafka_only_mappings_per_s_arrays_of_500: kafkaBatched,
     naive_bytes_per_id: naiveBytes,
   };
   const ratios = {
     bytes_per_id_vs_naive: memory.bytesPerId! / naiveBytes,
     ids_per_s_vs_allocation_only: idsPerS / allocOnly,
     ids_per_s_vs_kafka_only: idsPerS / kafkaOnly,
+    kafka_arrays_of_500_vs_one_per_record: kafkaBatched / kafkaOnly,
   };
   log(
     `ids_per_s ${idsPerS.toFixed(0)} (target >= 300000); bytes_per_id ${memory.bytesPerId!.toFixed(1)} (target <= 64)`,

@@ -166,7 +166,7 @@ export function registerMapImport(map: Command): void {
           const summary = await runImport({
             source,
             mapper,
-            sink: new KafkaMappingSink(publisher, config.mappingTopic),
+            sink: new KafkaMappingSink(publisher, config.mappingTopic, config.mappingsPerMessage),
             rules: { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern },
             batchSize: opts.batch,
             checkpoint,

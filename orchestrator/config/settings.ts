@@ -282,6 +282,15 @@ export const SETTINGS = [
     parse: topicName,
   } satisfies Setting<"mappingTopic">,
   {
+    key: "mappingsPerMessage",
+    env: "BITSYNC_MAPPINGS_PER_MESSAGE",
+    default: "1",
+    help:
+      "Mappings per message on BITSYNC_MAPPING_TOPIC: 1 is one {uid, corpId, bit} keyed by uid; more is a JSON " +
+      "array of up to that many (Routine Load with strip_outer_array; the topic must then not be compacted)",
+    parse: integer(1, 10_000),
+  } satisfies Setting<"mappingsPerMessage">,
+  {
     key: "dlqTopic",
     env: "BITSYNC_DLQ_TOPIC",
     default: "user-registered.dlq",

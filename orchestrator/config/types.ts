@@ -66,6 +66,8 @@ export interface Config {
   registrationTopic: string;
   /** Topic the new mappings are published to (key uid, value {uid, corpId, bit}). */
   mappingTopic: string;
+  /** Mappings per message downstream: 1, one object keyed by uid; more, JSON arrays of up to this many. */
+  mappingsPerMessage: number;
   /** Topic malformed registrations go to, with the reason and the original bytes. */
   dlqTopic: string;
   /** Consumer group of the registration consumer. */

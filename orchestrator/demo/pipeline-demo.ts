@@ -97,7 +97,7 @@ export async function runPipelineDemo(opts: PipelineDemoOptions): Promise<void> 
       const imported = await runImport({
         source: sqlSource(base.mysqlUrl, "SELECT uid, corp_id FROM users ORDER BY id"),
         mapper: mapping.mapper,
-        sink: new KafkaMappingSink(publisher, base.mappingTopic),
+        sink: new KafkaMappingSink(publisher, base.mappingTopic, base.mappingsPerMessage),
         rules: { maxBytes: base.mapUidMaxBytes, pattern: base.mapUidPattern },
         batchSize: 20_000,
         expectedIds: users.length,

@@ -9,12 +9,14 @@ import { deadLetterRecord } from "../kafka/dead-letter.js";
 import type { RecordPublisher } from "../kafka/producer.js";
 import { parseRegistration, type IdRules } from "./ids.js";
 import type { IdMapper } from "./mapper.js";
-import { mappingRecord } from "./publish.js";
+import { mappingRecords } from "./publish.js";
 
 export interface RegistrationHandlerOptions {
   mapper: IdMapper;
   publisher: RecordPublisher;
   mappingTopic: string;
+  /** Mappings per message downstream (see publish.ts; default 1). */
+  mappingsPerMessage?: number;
   dlqTopic: string;
   rules: IdRules;
   log?: Logger;
@@ -70,7 +72,9 @@ export function registrationHandler(opts: RegistrationHandlerOptions) {
     // allocation and publishing, the redelivered batch finds its uids mapped, and they must
     // still reach the warehouse.
     await Promise.all([
-      mapped.mappings.length > 0 ? publisher.publish(opts.mappingTopic, mapped.mappings.map(mappingRecord)) : null,
+      mapped.mappings.length > 0
+        ? publisher.publish(opts.mappingTopic, mappingRecords(mapped.mappings, opts.mappingsPerMessage))
+        : null,
       dead.length > 0 ? publisher.publish(opts.dlqTopic, dead) : null,
     ]);
     opts.onBatch?.({

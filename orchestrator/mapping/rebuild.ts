@@ -1,5 +1,5 @@
-// Rebuilding the mapping from the downstream topic: every record {uid, corpId, bit} ever published
-// is restored with its own bit. The topic is read from the beginning up to the end offsets it had
+// Rebuilding the mapping from the downstream topic: every mapping {uid, corpId, bit} ever published
+// (one per record, or arrays of them: publish.ts) is restored with its own bit. The topic is read from the beginning up to the end offsets it had
 // when the rebuild started; bits are never moved, so a rebuild into a non-empty mapping only
 // fills in what is missing and reports conflicts.
 import type { Kafka } from "kafkajs";
@@ -14,7 +14,7 @@ export interface RebuildSummary {
   restored: number;
   unchanged: number;
   conflicts: Mapping[];
-  /** Records that are not a mapping {uid, corpId, bit}: skipped, with the first few reasons. */
+  /** Mappings (records, or elements of an array record) that are not {uid, corpId, bit}: skipped, with the first few reasons. */
   malformed: number;
   reasons: string[];
   seconds: number;
@@ -31,14 +31,10 @@ export interface RebuildOptions {
 
 export class RebuildError extends BitsyncError {}
 
-function parseMapping(value: Buffer | null, rules: IdRules): Mapping | { reason: string } {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(value?.toString("utf8") ?? "") as Record<string, unknown>;
-  } catch {
-    return { reason: "not JSON" };
-  }
-  if (typeof o !== "object" || o === null) return { reason: "not a JSON object" };
+/** One mapping object of a record, or why it is not one. */
+function readMapping(v: unknown, rules: IdRules): Mapping | { reason: string } {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return { reason: "not a JSON object" };
+  const o = v as Record<string, unknown>;
   const uid = readId(o.uid, "uid", rules);
   if ("reason" in uid) return uid;
   const corp = readId(o.corpId, "corpId", rules);
@@ -48,6 +44,25 @@ function parseMapping(value: Buffer | null, rules: IdRules): Mapping | { reason:
   if (!Number.isSafeInteger(o.bit) || o.bit < 0)
     return { reason: "bit is not an integer in 0 to 2^53 - 1 (a mapping's bits are dense)" };
   return { uid: uid.id, corpId: corp.id, bit: o.bit };
+}
+
+/**
+ * The mappings of one record, in either downstream form (publish.ts): an object, or an array of
+ * objects. Each malformed element is its own reason; the rest of the array is kept.
+ */
+function parseMappings(value: Buffer | null, rules: IdRules): (Mapping | { reason: string })[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(value?.toString("utf8") ?? "");
+  } catch {
+    return [{ reason: "not JSON" }];
+  }
+  if (!Array.isArray(v)) return [readMapping(v, rules)];
+  if (v.length === 0) return [{ reason: "an empty array" }];
+  return v.map((e, i) => {
+    const m = readMapping(e, rules);
+    return "reason" in m ? { reason: `element ${i}: ${m.reason}` } : m;
+  });
 }
 
 export async function rebuildFromTopic(opts: RebuildOptions): Promise<RebuildSummary> {
@@ -91,13 +106,14 @@ export async function rebuildFromTopic(opts: RebuildOptions): Promise<RebuildSum
       for (const msg of messages) {
         if (BigInt(msg.offset) >= end) continue; // published after the rebuild began
         summary.records++;
-        const m = parseMapping(msg.value, opts.rules);
-        if ("reason" in m) {
-          summary.malformed++;
-          if (summary.reasons.length < 10)
-            summary.reasons.push(`partition ${partition} offset ${msg.offset}: ${m.reason}`);
-        } else {
-          mappings.push(m);
+        for (const m of parseMappings(msg.value, opts.rules)) {
+          if ("reason" in m) {
+            summary.malformed++;
+            if (summary.reasons.length < 10)
+              summary.reasons.push(`partition ${partition} offset ${msg.offset}: ${m.reason}`);
+          } else {
+            mappings.push(m);
+          }
         }
       }
       if (mappings.length > 0) {

@@ -76,6 +76,7 @@ export function createRegistrationConsumer(
       mapper,
       publisher,
       mappingTopic: config.mappingTopic,
+      mappingsPerMessage: config.mappingsPerMessage,
       dlqTopic: config.dlqTopic,
       rules: { maxBytes: config.mapUidMaxBytes, pattern: config.mapUidPattern },
       log,

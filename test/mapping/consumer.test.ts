@@ -10,6 +10,8 @@ import { RecordPublisher, type PublishRecord } from "../../orchestrator/kafka/pr
 import { IdMapper } from "../../orchestrator/mapping/mapper.js";
 import { lastJson, runCli, startCli } from "../helpers/cli.js";
 import { readTopic, testKafka } from "../helpers/kafka.js";
+import { groupOf } from "../../orchestrator/mapping/hash.js";
+import { mappingRecord } from "../../orchestrator/mapping/publish.js";
 import { clearNamespaces } from "../helpers/mapping.js";
 import { stackEnv, uniqueName, waitFor } from "../helpers/stack.js";
 
@@ -54,17 +56,26 @@ function setup() {
 
 const registration = (uid: string, corpId = "c1") => ({ key: uid, value: JSON.stringify({ uid, corpId, at: 1 }) });
 
-/** Every uid of `uids` on the mapping topic at least once, with the bit Redis holds. */
-async function expectMappedDownstream(topic: string, mapper: IdMapper, uids: string[]): Promise<void> {
+/**
+ * Every uid of `uids` on the mapping topic at least once, with the bit Redis holds; each record in
+ * the form asked: one object keyed by its uid, or an array of at most `perMessage` keyed by the first.
+ */
+async function expectMappedDownstream(topic: string, mapper: IdMapper, uids: string[], perMessage = 1): Promise<void> {
   const seen = new Map<string, number>();
   await readTopic(
     topic,
     (records) => {
       for (const r of records.splice(0)) {
-        const v = JSON.parse(r.value!.toString()) as { uid: string; bit: number };
-        const prev = seen.get(v.uid);
-        if (prev !== undefined) expect(v.bit).toBe(prev); // republished: same bit every time
-        seen.set(v.uid, v.bit);
+        const parsed = JSON.parse(r.value!.toString()) as { uid: string; bit: number } | { uid: string; bit: number }[];
+        const list = Array.isArray(parsed) ? parsed : [parsed];
+        expect(Array.isArray(parsed), "an array record").toBe(perMessage > 1);
+        expect(list.length).toBeLessThanOrEqual(perMessage);
+        expect(r.key!.toString()).toBe(list[0]!.uid);
+        for (const v of list) {
+          const prev = seen.get(v.uid);
+          if (prev !== undefined) expect(v.bit).toBe(prev); // republished: same bit every time
+          seen.set(v.uid, v.bit);
+        }
       }
       return uids.every((u) => seen.has(u));
     },
@@ -132,6 +143,49 @@ describe("bitsync map consume", () => {
     const again = new IdMapper(redis, { groups: 16, rules, batchSize: 1000, cacheEntries: 0, namespace: copy });
     expect(await again.lookup(good)).toEqual(await mapper.lookup(good));
     expect(ns).not.toBe(copy);
+  });
+
+  it("publishes arrays of mappings with BITSYNC_MAPPINGS_PER_MESSAGE, and rebuild restores both forms", async () => {
+    const { names, env, mapper } = setup();
+    const uids = Array.from({ length: 2500 }, (_, i) => `arr${String(i).padStart(8, "0")}`);
+    await publisher.publish(
+      names.registrations,
+      uids.map((u) => registration(u)),
+    );
+    const consumer = startCli(["map", "consume"], { ...env, BITSYNC_MAPPINGS_PER_MESSAGE: "100" });
+    try {
+      await expectMappedDownstream(names.mappings, mapper, uids, 100);
+    } finally {
+      consumer.child.kill("SIGTERM");
+    }
+    expect((await consumer.done).code).toBe(0);
+    // The topic also holds a record of the single form and an array with one bad element (bits in
+    // each uid's own group, far past the consumer's).
+    const bitOf = (uid: string, seq: number): number => seq * 16 + groupOf(uid, 16);
+    await publisher.publish(names.mappings, [
+      mappingRecord({ uid: "single-form", corpId: "c9", bit: bitOf("single-form", 100_000) }),
+      {
+        key: "x",
+        value: JSON.stringify([
+          { uid: "has space", corpId: "c", bit: 1 },
+          { uid: "in-array", corpId: "c9", bit: bitOf("in-array", 100_001) },
+        ]),
+      },
+    ]);
+    const copy = uniqueName("ma");
+    namespaces.push(copy);
+    const rebuilt = await runCli(["map", "rebuild", "--json"], { ...env, BITSYNC_MAP_NAMESPACE: copy });
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    const summary = lastJson<{ restored: number; conflicts: number; malformed: number; reasons: string[] }>(rebuilt);
+    expect(summary).toMatchObject({ restored: uids.length + 2, conflicts: 0, malformed: 1 });
+    expect(summary.reasons[0]).toMatch(/element 0: uid .*does not match/);
+    const again = new IdMapper(redis, { groups: 16, rules, batchSize: 1000, cacheEntries: 0, namespace: copy });
+    expect(await again.lookup(uids)).toEqual(await mapper.lookup(uids));
+    expect(await again.lookup(["single-form", "in-array", "has space"])).toEqual([
+      bitOf("single-form", 100_000),
+      bitOf("in-array", 100_001),
+      null,
+    ]);
   });
 
   it("loses nothing when killed several times during a stream of registrations", async () => {
