@@ -177,6 +177,13 @@ describe("bitsync map import", () => {
       const source = sqlSource(db.url, "SELECT uid, corp_id FROM users ORDER BY id");
       const summary = await importAll(source, mapper, topic, "sql");
       expect(summary).toMatchObject({ mapped: 5000, created: 5000, rejected: 0, position: 5000 });
+      // Where the time went: every part measured, and the parts on the import's path within the whole.
+      const { readParse, allocate, publish, wait } = summary.time;
+      for (const part of [readParse, allocate, publish, wait]) expect(part).toBeGreaterThanOrEqual(0);
+      expect(allocate).toBeGreaterThan(0);
+      expect(publish).toBeGreaterThan(0);
+      // The reading loop's own time and its waits are disjoint parts of the run.
+      expect(readParse + wait).toBeLessThanOrEqual(summary.seconds + 0.001);
       const uids = rows.map((r) => r[1] as string);
       await expectPublished(topic, mapper, uids, (u) => String(900 + (Number(u.slice(3)) % 3)));
     } finally {
