@@ -1,6 +1,7 @@
 // The ID mapping against a real Redis: the Lua hash equals the TypeScript one, allocation is
 // one-to-one, idempotent and dense, buckets stay listpacks as they split, lookups and reverse
 // lookups agree, restore keeps bits, and a wrong group count is refused.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { Redis } from "ioredis";
@@ -46,6 +47,22 @@ describe("uid hash", () => {
     expect(lua).toEqual(strings.map(uidHash));
     // SHA-1("abc") = a9993e36...: its first 32 bits.
     expect(uidHash("abc")).toBe(0xa9993e36);
+  });
+
+  it("computes one-block ASCII uids itself exactly as node:crypto's SHA-1 does", () => {
+    const crypto = (s: string): number => createHash("sha1").update(s, "utf8").digest().readUInt32BE(0);
+    // Every length around the one-block limit (55 bytes), and the characters at the ASCII edges.
+    for (let n = 0; n <= 70; n++) {
+      for (const ch of ["\u0000", "\u007f", "z", "~"])
+        expect(uidHash(ch.repeat(n)), `${n} x ${ch}`).toBe(crypto(ch.repeat(n)));
+    }
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 80 }),
+        (s) => uidHash(s) === crypto(s),
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 
