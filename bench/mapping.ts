@@ -4,7 +4,8 @@
 //  - the naive layout (two plain string keys per ID, uid -> bit and bit -> uid:corpId) on a sample,
 //    for bytes per ID;
 //  - the import's two halves alone: the Lua allocation without Kafka, and Kafka publishing of the
-//    same records without Redis, for IDs/s.
+//    same records without Redis (one per record, and arrays of 500), for IDs/s.
+// And the registration consumer end to end (consume, allocate, publish, commit): consume_per_s.
 //
 //   npm run bench:mapping [-- --json] [-- --ids 5000000] [-- --per-message 500]
 //
@@ -14,11 +15,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import { pino } from "pino";
 import { configFromEnv } from "../orchestrator/config/config.js";
 import { createKafka } from "../orchestrator/kafka/client.js";
 import { RecordPublisher } from "../orchestrator/kafka/producer.js";
 import { runImport } from "../orchestrator/mapping/import.js";
 import { IdMapper } from "../orchestrator/mapping/mapper.js";
+import { createRegistrationConsumer } from "../orchestrator/mapping/registrations.js";
 import { KafkaMappingSink, mappingRecord, mappingRecords } from "../orchestrator/mapping/publish.js";
 import { ndjsonSource } from "../orchestrator/mapping/sources.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
@@ -53,7 +56,9 @@ const ns = `bench${process.pid}`;
 const uidOf = (i: number): string => `u${String((i * 2654435761) % 1e19).padStart(19, "0")}`; // 20 chars
 const corpOf = (i: number): string => `corp${i % 100}`;
 const dir = mkdtempSync(join(tmpdir(), "bitsync-bench-"));
-const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: "bitsync-bench" });
+/** Warnings and errors only, on stderr: stdout ends with the --json line. */
+const quiet = pino({ level: "warn" }, pino.destination(2));
+const kafka = createKafka({ brokers: config.kafkaBrokers, clientId: "bitsync-bench" }, quiet);
 const publisher = new RecordPublisher(kafka);
 
 const purge = async (pattern: string): Promise<void> => {
@@ -181,6 +186,50 @@ try {
   await purge(`naive${process.pid}:*`);
   log(`naive layout: ${naiveBytes.toFixed(1)} B/ID`);
 
+  // ---- the registration consumer, end to end -------------------------------------------------
+  // Registrations published to a topic of their own, then consumed by the daemon's consumer
+  // (consume, allocate, publish the mappings, commit) in a group and namespace of their own.
+  const CONSUMED = Math.min(200_000, N);
+  const regTopic = `bench-reg-${process.pid}`;
+  const registrations = Array.from({ length: CONSUMED }, (_, i) => {
+    const uid = `r${uidOf(i).slice(1)}`;
+    return { key: uid, value: JSON.stringify({ uid, corpId: corpOf(i) }) };
+  });
+  for (let o = 0; o < CONSUMED; o += 20_000) await publisher.publish(regTopic, registrations.slice(o, o + 20_000));
+  const consumerConfig = {
+    ...config,
+    registrationTopic: regTopic,
+    mappingTopic: `bench-reg-map-${process.pid}`,
+    dlqTopic: `bench-reg-dlq-${process.pid}`,
+    consumerGroup: `bench-reg-${process.pid}`,
+    mappingsPerMessage: PER_MESSAGE,
+  };
+  const consumerMapper = new IdMapper(redis, {
+    groups: config.mapGroups,
+    rules,
+    batchSize: 2000,
+    cacheEntries: 0,
+    namespace: `${ns}c`,
+  });
+  let consumed = 0;
+  let firstAt = 0;
+  let allDone!: () => void;
+  const done = new Promise<void>((r) => (allDone = r));
+  const consumer = createRegistrationConsumer(consumerConfig, { mapper: consumerMapper, kafka }, quiet, {
+    onBatch: (b) => {
+      if (firstAt === 0) firstAt = performance.now();
+      consumed += b.messages;
+      if (consumed >= CONSUMED) allDone();
+    },
+  });
+  await consumer.start();
+  await done;
+  // From the first batch handled: the group's join (seconds on the mock cluster) is not the rate.
+  const consumePerS = CONSUMED / ((performance.now() - firstAt) / 1000);
+  await consumer.stop();
+  log(`registration consumer, end to end: ${consumePerS.toFixed(0)} registrations/s (${CONSUMED})`);
+  await purge(`{${ns}c:*}:*`);
+
   const figures = {
     ids: N,
     mappings_per_message: PER_MESSAGE,
@@ -195,6 +244,7 @@ try {
     allocation_only_ids_per_s: allocOnly,
     kafka_only_records_per_s: kafkaOnly,
     kafka_only_mappings_per_s_arrays_of_500: kafkaBatched,
+    consume_per_s: consumePerS,
     naive_bytes_per_id: naiveBytes,
   };
   const ratios = {
