@@ -69,6 +69,9 @@ const purge = async (pattern: string): Promise<void> => {
     cursor = next;
   } while (cursor !== "0");
 };
+/** A mapper of the bench's group count in `namespace`, without a uid cache. */
+const mapperIn = (namespace: string): IdMapper =>
+  new IdMapper(redis, { groups: config.mapGroups, rules, batchSize: 2000, cacheEntries: 0, namespace });
 const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
 
 try {
@@ -83,13 +86,7 @@ try {
   log(`fixture: ${N} uids in ${file} (${(performance.now() - t).toFixed(0)} ms)`);
 
   // ---- subject: the cold start (file -> Redis -> Kafka, checkpointed) --------------------------
-  const mapper = new IdMapper(redis, {
-    groups: config.mapGroups,
-    rules,
-    batchSize: 2000,
-    cacheEntries: 0,
-    namespace: ns,
-  });
+  const mapper = mapperIn(ns);
   const memBefore = await usedMemory();
   t = performance.now();
   const summary = await runImport({
@@ -143,13 +140,7 @@ try {
 
   // ---- baselines -------------------------------------------------------------------------------
   // The allocation alone (no Kafka), on a fresh namespace of SAMPLE IDs.
-  const alone = new IdMapper(redis, {
-    groups: config.mapGroups,
-    rules,
-    batchSize: 2000,
-    cacheEntries: 0,
-    namespace: `${ns}a`,
-  });
+  const alone = mapperIn(`${ns}a`);
   const sampleEntries = Array.from({ length: SAMPLE }, (_, i) => ({ uid: uidOf(i), corpId: corpOf(i) }));
   t = performance.now();
   for (let o = 0; o < SAMPLE; o += 20_000) await alone.allocate(sampleEntries.slice(o, o + 20_000));
@@ -204,13 +195,7 @@ try {
     consumerGroup: `bench-reg-${process.pid}`,
     mappingsPerMessage: PER_MESSAGE,
   };
-  const consumerMapper = new IdMapper(redis, {
-    groups: config.mapGroups,
-    rules,
-    batchSize: 2000,
-    cacheEntries: 0,
-    namespace: `${ns}c`,
-  });
+  const consumerMapper = mapperIn(`${ns}c`);
   let consumed = 0;
   let firstAt = 0;
   let allDone!: () => void;

@@ -9,17 +9,19 @@ import { createHash } from "node:crypto";
 // runs on the cold start's hot path (createHash costs about 2 µs a call, most of it set-up).
 const W = new Int32Array(80);
 
+const viaCrypto = (uid: string): number => createHash("sha1").update(uid, "utf8").digest().readUInt32BE(0);
+
 /**
  * The first 32 bits of SHA-1 over an ASCII string of at most 55 characters (one block once
  * padded), computed here; anything else through node:crypto.
  */
 export function uidHash(uid: string): number {
   const n = uid.length;
-  if (n > 55) return createHash("sha1").update(uid, "utf8").digest().readUInt32BE(0);
+  if (n > 55) return viaCrypto(uid);
   W.fill(0, 0, 16);
   for (let i = 0; i < n; i++) {
     const c = uid.charCodeAt(i);
-    if (c >= 0x80) return createHash("sha1").update(uid, "utf8").digest().readUInt32BE(0);
+    if (c >= 0x80) return viaCrypto(uid);
     W[i >> 2]! |= c << (24 - 8 * (i & 3));
   }
   W[n >> 2]! |= 0x80 << (24 - 8 * (n & 3));

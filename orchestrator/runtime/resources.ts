@@ -23,6 +23,7 @@ export class Resources {
   readonly #closers: { name: string; close: () => Promise<unknown> | void }[] = [];
   readonly #made = new Map<string, unknown>();
   #closing: Promise<void> | undefined;
+  #source: BitmapSource | undefined;
 
   constructor(
     readonly config: Config,
@@ -121,7 +122,7 @@ export class Resources {
   /** The bitmap source (StarRocks, Doris or MySQL over the MySQL protocol). */
   get source(): BitmapSource {
     const c = this.config;
-    return this.#once(
+    return (this.#source = this.#once(
       "the bitmap source",
       () =>
         createBitmapSource(
@@ -139,13 +140,12 @@ export class Resources {
           this.log,
         ),
       (s) => s.close(),
-    );
+    ));
   }
 
   /** Closes the source now, if it was made: reads in flight fail at once (a stop must not wait). */
   abandonReads(): Promise<void> {
-    const source = this.#made.get("the bitmap source") as BitmapSource | undefined;
-    return source ? source.close() : Promise.resolve();
+    return this.#source ? this.#source.close() : Promise.resolve();
   }
 
   /** Closes everything made, newest first; a failure is logged and the rest still close. */

@@ -43,14 +43,13 @@ export function registerMembershipRoutes(app: FastifyInstance, deps: AppDeps): v
       const view = cache.currentNow(audience);
       const known = view && (bit ?? mapper.cachedBit(uid!));
       if (view && known !== undefined) {
+        const answer = (member: boolean) =>
+          bit !== undefined
+            ? { audience, version: view.version, member }
+            : { audience, version: view.version, member, mapped: true };
         const member = cache.has(view, known);
-        if (typeof member === "boolean") {
-          return reply.send(
-            bit !== undefined
-              ? { audience, version: view.version, member }
-              : { audience, version: view.version, member, mapped: true },
-          );
-        }
+        // A segment not resident: has() has started its load; answer from that same promise.
+        return typeof member === "boolean" ? reply.send(answer(member)) : member.then(answer);
       }
       return containsOne(audience, uid, bit);
     },
