@@ -4,7 +4,9 @@
 //  - the naive layout (two plain string keys per ID, uid -> bit and bit -> uid:corpId) on a sample,
 //    for bytes per ID;
 //  - the import's two halves alone: the Lua allocation without Kafka, and Kafka publishing of the
-//    same records without Redis (one per record, and arrays of 500), for IDs/s.
+//    same records without Redis (one per record, and arrays of 500), for IDs/s;
+//  - the floor: the same forward and reverse entries written with plain pipelined multi-field
+//    HSETs (bench/raw-write.ts), for cold_start_vs_raw_write.
 // And the registration consumer end to end (consume, allocate, publish, commit): consume_per_s.
 //
 //   npm run bench:mapping [-- --json] [-- --ids 5000000] [-- --per-message 500]
@@ -24,6 +26,7 @@ import { IdMapper } from "../orchestrator/mapping/mapper.js";
 import { createRegistrationConsumer } from "../orchestrator/mapping/registrations.js";
 import { KafkaMappingSink, mappingRecord, mappingRecords } from "../orchestrator/mapping/publish.js";
 import { ndjsonSource } from "../orchestrator/mapping/sources.js";
+import { rawWriteFloor } from "./raw-write.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
 import { BitmapCore } from "../orchestrator/wasm/core.js";
 
@@ -110,6 +113,25 @@ try {
   const usedDelta = (await usedMemory()) - memBefore;
   log(
     `redis: ${memory.bytesPerId!.toFixed(1)} B/ID (MEMORY USAGE of ${memory.keys} keys), used_memory delta ${(usedDelta / N).toFixed(1)} B/ID`,
+  );
+
+  // ---- the floor: the same entries, plain HSETs --------------------------------------------------
+  // Twice: grouped per bucket over the whole set (the final state written at once: each forward
+  // bucket one HSET of ~40 fields, the least work Redis can do for these entries; the ratio's
+  // baseline), and in the import's batches of 20,000 (a writer holding what the import holds: at
+  // this size nearly one forward field per HSET).
+  const buckets = Number(await redis.hget(mapper.keys.meta(0), "b0"));
+  const floor = async (batchSize: number, prefix: string): Promise<number> => {
+    const opts = { url: config.redisUrl, prefix, groups: config.mapGroups, buckets, batchSize };
+    const perS = N / (await rawWriteFloor(N, (i) => ({ uid: uidOf(i), corpId: corpOf(i) }), opts));
+    await purge(`{${prefix}:*}:*`);
+    return perS;
+  };
+  const floorPerS = await floor(N, `${ns}f`);
+  const floorBatchedPerS = await floor(20_000, `${ns}g`);
+  log(
+    `floor: the same entries as plain pipelined HSETs, ${floorPerS.toFixed(0)} IDs/s grouped over the whole set, ` +
+      `${floorBatchedPerS.toFixed(0)} IDs/s in batches of 20,000 (${buckets} forward buckets a group)`,
   );
 
   // ---- lookups ---------------------------------------------------------------------------------
@@ -231,15 +253,20 @@ try {
     kafka_only_mappings_per_s_arrays_of_500: kafkaBatched,
     consume_per_s: consumePerS,
     naive_bytes_per_id: naiveBytes,
+    raw_write_ids_per_s: floorPerS,
+    raw_write_ids_per_s_batches_of_20000: floorBatchedPerS,
   };
   const ratios = {
+    cold_start_vs_raw_write: idsPerS / floorPerS,
+    cold_start_vs_raw_write_in_batches: idsPerS / floorBatchedPerS,
     bytes_per_id_vs_naive: memory.bytesPerId! / naiveBytes,
     ids_per_s_vs_allocation_only: idsPerS / allocOnly,
     ids_per_s_vs_kafka_only: idsPerS / kafkaOnly,
     kafka_arrays_of_500_vs_one_per_record: kafkaBatched / kafkaOnly,
   };
   log(
-    `ids_per_s ${idsPerS.toFixed(0)} (target >= 300000); bytes_per_id ${memory.bytesPerId!.toFixed(1)} (target <= 64)`,
+    `ids_per_s ${idsPerS.toFixed(0)} (target >= 300000); bytes_per_id ${memory.bytesPerId!.toFixed(1)} (target <= 64); ` +
+      `cold_start_vs_raw_write ${(idsPerS / floorPerS).toFixed(2)} (target >= 0.3); consume_per_s ${consumePerS.toFixed(0)} (target >= 50000)`,
   );
   if (args.json) {
     console.log(
@@ -253,7 +280,7 @@ try {
     );
   }
 } finally {
-  await purge(`{${ns}:*}:*`);
+  await purge(`{${ns}*}:*`); // the mapping and every baseline's namespace
   await publisher.disconnect().catch(() => undefined);
   redis.disconnect();
   rmSync(dir, { recursive: true, force: true });

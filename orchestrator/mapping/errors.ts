@@ -24,6 +24,11 @@ export async function mappingScriptError(
     }
     case MappingScriptCode.WRONG_GROUP:
       return new BitsyncError(`mapping group ${group}: a uid hashes to another group (client and script disagree)`);
+    case MappingScriptCode.BAD_HASH:
+      return new BitsyncError(
+        `mapping group ${group}: the script hashed a uid differently from this client (mapping/hash.ts and ` +
+          `scripts/lua/lib/idhash.lua disagree); nothing was written. Run the same bitsync version everywhere`,
+      );
     default:
       return new BitsyncError(`mapping group ${group}: unexpected script reply ${code}`);
   }

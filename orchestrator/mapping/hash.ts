@@ -1,8 +1,8 @@
 // The uid hash that places a uid in its allocator group and forward bucket: the first 32 bits of
 // SHA-1 over its UTF-8 bytes. Lua computes the same (scripts/lua/lib/idhash.lua, with Redis' own
-// redis.sha1hex: the scripts hash for themselves, so no client can put a uid in a wrong bucket);
-// here it picks the group a uid is sent to. A test holds the two equal, and this file's one-block
-// SHA-1 equal to node:crypto's.
+// redis.sha1hex). The client hashes every uid and sends the hash with it; mapAllocate checks each
+// uid's group and re-hashes every 64th, so a client hashing differently is refused at once. A test
+// holds the two equal, and this file's one-block SHA-1 equal to node:crypto's.
 import { createHash } from "node:crypto";
 
 // One SHA-1 block (64 bytes) as 16 big-endian words, and the 80-word schedule: reused, the hash

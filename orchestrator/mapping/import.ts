@@ -257,7 +257,7 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
 
   let batch: { uid: string; corpId: string }[] = [];
   let rejects: string[] = [];
-  let rows = 0;
+  let rowsRead = 0;
   let position = cp.position;
   let line = cp.line ?? 0;
   // Three stages overlap: the source is read and parsed into batch k+1 while batch k is allocated
@@ -274,10 +274,10 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
     const rejected = rejects;
     const at = position;
     const atLine = line;
-    const n = rows;
+    const n = rowsRead;
     batch = [];
     rejects = [];
-    rows = 0;
+    rowsRead = 0;
     // At most two batches in flight: wait for the one before the previous.
     await before;
     const previous = inflight;
@@ -308,23 +308,25 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
   };
 
   const loopStarted = performance.now();
-  for await (const row of source.rows(cp.position, cp.line ?? 0)) {
-    rows++;
-    position = row.position;
-    line = row.line;
-    if ("reason" in row) {
-      rejects.push(JSON.stringify({ line: row.line, reason: row.reason, raw: row.raw }) + "\n");
-    } else {
-      const uid = readId(row.uid, "uid", rules);
-      const corp = "reason" in uid ? uid : readId(row.corpId, "corpId", rules);
-      if ("reason" in uid || "reason" in corp) {
-        const reason = "reason" in uid ? uid.reason : (corp as { reason: string }).reason;
-        rejects.push(JSON.stringify({ line: row.line, reason, raw: { uid: row.uid, corpId: row.corpId } }) + "\n");
+  for await (const rows of source.rows(cp.position, cp.line ?? 0)) {
+    for (const row of rows) {
+      rowsRead++;
+      position = row.position;
+      line = row.line;
+      if ("reason" in row) {
+        rejects.push(JSON.stringify({ line: row.line, reason: row.reason, raw: row.raw }) + "\n");
       } else {
-        batch.push({ uid: uid.id, corpId: corp.id });
+        const uid = readId(row.uid, "uid", rules);
+        const corp = "reason" in uid ? uid : readId(row.corpId, "corpId", rules);
+        if ("reason" in uid || "reason" in corp) {
+          const reason = "reason" in uid ? uid.reason : (corp as { reason: string }).reason;
+          rejects.push(JSON.stringify({ line: row.line, reason, raw: { uid: row.uid, corpId: row.corpId } }) + "\n");
+        } else {
+          batch.push({ uid: uid.id, corpId: corp.id });
+        }
       }
+      if (batch.length >= batchSize || rejects.length >= batchSize) await flush();
     }
-    if (batch.length >= batchSize || rejects.length >= batchSize) await flush();
   }
   await flush();
   ms.loop = performance.now() - loopStarted;

@@ -5,12 +5,14 @@
 // across groups, and a bit's reverse entry lives in group bit mod G. Every allocation is one Lua
 // script per group (scripts/lua/mapAllocate.lua): atomic, idempotent, and a uid can only ever
 // reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
+// The client sends each uid's hash (hashing in Lua was a third of the script's time); the script
+// checks every uid's group and re-hashes a sample, so a client that hashes differently is refused.
 import { Cluster, type Redis } from "ioredis";
 import { BitsyncError } from "../errors.js";
 import type { BitmapCore, UidScan, UidTable } from "../wasm/core.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
 import { checkId, readId, type IdRules } from "./ids.js";
-import { groupOf } from "./hash.js";
+import { uidHash } from "./hash.js";
 import { mappingScriptError } from "./errors.js";
 import { MapKeys } from "./keys.js";
 import { mappingMemory, mappingStats, type MappingMemory, type MappingStats } from "./stats.js";
@@ -117,16 +119,21 @@ export class IdMapper {
     let created = 0;
     await this.#perGroup(
       entries.map((e) => e.uid),
-      async (group, idx) => {
-        const args: string[] = [];
-        for (const i of idx) args.push(entries[i]!.uid, entries[i]!.corpId);
-        const res = await this.#call("mapAllocate", group, ["alloc", ...args]);
+      async (group, idx, hashes) => {
+        const { args, order } = corpRuns(
+          this.#allocateHead(group, "alloc"),
+          idx,
+          (i) => entries[i]!.corpId,
+          (i, out) => out.push(entries[i]!.uid, hashes[i]!),
+        );
+        const res = await this.#call("mapAllocate", group, args);
         res.forEach((v, k) => {
           const seq = v < 0 ? -v - 1 : v;
           if (v < 0) created++;
           const bit = seq * this.groups + group;
-          bits[idx[k]!] = bit;
-          this.#cache?.set(entries[idx[k]!]!.uid, bit);
+          const i = order[k]!;
+          bits[i] = bit;
+          this.#cache?.set(entries[i]!.uid, bit);
         });
       },
     );
@@ -144,22 +151,20 @@ export class IdMapper {
     }
     await this.#perGroup(
       mappings.map((m) => m.uid),
-      async (group, idx) => {
-        const args: (string | number)[] = [];
-        for (const i of idx) {
-          const m = mappings[i]!;
-          if (m.bit % this.groups !== group) {
-            // The bit says another group than the uid's hash: it was made with another G.
-            out.conflicts.push(m);
-            continue;
-          }
-          args.push(m.uid, m.corpId, Math.floor(m.bit / this.groups));
-        }
-        if (args.length === 0) return;
+      async (group, idx, hashes) => {
+        // The bit says another group than the uid's hash: it was made with another G.
         const kept = idx.filter((i) => mappings[i]!.bit % this.groups === group);
-        const res = await this.#call("mapAllocate", group, ["restore", ...args]);
+        for (const i of idx) if (mappings[i]!.bit % this.groups !== group) out.conflicts.push(mappings[i]!);
+        if (kept.length === 0) return;
+        const { args, order } = corpRuns(
+          this.#allocateHead(group, "restore"),
+          kept,
+          (i) => mappings[i]!.corpId,
+          (i, out) => out.push(mappings[i]!.uid, hashes[i]!, Math.floor(mappings[i]!.bit / this.groups)),
+        );
+        const res = await this.#call("mapAllocate", group, args);
         res.forEach((v, k) => {
-          const m = mappings[kept[k]!]!;
+          const m = mappings[order[k]!]!;
           const seq = Math.floor(m.bit / this.groups);
           if (v === -(seq + 1)) out.restored++;
           else if (v === seq) out.unchanged++;
@@ -232,11 +237,9 @@ export class IdMapper {
       await this.#perGroup(
         missing.map((i) => uids[i]!),
         async (group, idx) => {
-          const res = await this.#call(
-            "mapLookup",
-            group,
-            idx.map((k) => uids[missing[k]!]!),
-          );
+          const args: (string | number)[] = [this.groups, group];
+          for (const k of idx) args.push(uids[missing[k]!]!);
+          const res = await this.#call("mapLookup", group, args);
           res.forEach((seq, k) => {
             if (seq < 0) return; // not mapped: never cached, it may be mapped any moment
             const i = missing[idx[k]!]!;
@@ -346,35 +349,74 @@ export class IdMapper {
     return corp;
   }
 
-  /** Splits uids by group and runs `fn` per group and chunk, all in flight at once. */
-  async #perGroup(uids: readonly string[], fn: (group: number, idx: number[]) => Promise<void>): Promise<void> {
+  /**
+   * Splits uids by group and runs `fn` per group and chunk, all in flight at once, with every
+   * uid's hash (computed once: the scripts take it rather than hash each uid again).
+   */
+  async #perGroup(
+    uids: readonly string[],
+    fn: (group: number, idx: number[], hashes: readonly number[]) => Promise<void>,
+  ): Promise<void> {
     const byGroup = new Map<number, number[]>();
-    uids.forEach((uid, i) => {
-      const g = groupOf(uid, this.groups);
+    const hashes = new Array<number>(uids.length);
+    for (let i = 0; i < uids.length; i++) {
+      const h = uidHash(uids[i]!);
+      hashes[i] = h;
+      const g = h % this.groups;
       const list = byGroup.get(g);
       if (list) list.push(i);
       else byGroup.set(g, [i]);
-    });
+    }
     const size = this.#options.batchSize;
     const calls: Promise<void>[] = [];
     for (const [group, idx] of byGroup) {
-      for (let o = 0; o < idx.length; o += size) calls.push(fn(group, idx.slice(o, o + size)));
+      for (let o = 0; o < idx.length; o += size) calls.push(fn(group, idx.slice(o, o + size), hashes));
     }
     await Promise.all(calls);
   }
 
+  /** mapAllocate's arguments before its entries: groups, group, b0, load, mode. */
+  #allocateHead(group: number, mode: "alloc" | "restore"): (string | number)[] {
+    return [this.groups, group, this.#initialBuckets, this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD, mode];
+  }
+
+  /** Runs a mapping script on a group's meta key; `args` are all its ARGV (mapLookup's: groups, group, uids). */
   async #call(script: "mapAllocate" | "mapLookup", group: number, args: (string | number)[]): Promise<number[]> {
-    const res = await this.redis[script](
-      this.keys.meta(group),
-      this.groups,
-      group,
-      ...(script === "mapAllocate" ? [this.#initialBuckets, this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD] : []),
-      ...args,
-    );
+    const res = await this.redis[script](this.keys.meta(group), ...args);
     if (typeof res === "number") {
       throw await mappingScriptError(res, this, group);
     }
     if (!Array.isArray(res)) throw new BitsyncError(`mapping group ${group}: unexpected reply ${String(res)}`);
     return res;
   }
+}
+
+/**
+ * mapAllocate's entries in runs of one corpId (corpId, count, entries...), so that a corpId is
+ * sent and interned once per run rather than once per uid; `order` is the entries' order in the
+ * args, which is the order of the script's replies.
+ */
+function corpRuns(
+  head: (string | number)[],
+  idx: readonly number[],
+  corpOf: (i: number) => string,
+  entry: (i: number, args: (string | number)[]) => void,
+): { args: (string | number)[]; order: number[] } {
+  const runs = new Map<string, number[]>();
+  for (const i of idx) {
+    const corp = corpOf(i);
+    const run = runs.get(corp);
+    if (run) run.push(i);
+    else runs.set(corp, [i]);
+  }
+  const args = head;
+  const order: number[] = [];
+  for (const [corp, run] of runs) {
+    args.push(corp, run.length);
+    for (const i of run) {
+      entry(i, args);
+      order.push(i);
+    }
+  }
+  return { args, order };
 }

@@ -69,6 +69,8 @@ export const MappingScriptCode = {
   GROUP_COUNT: -1,
   /** A uid of the call hashes to another group. */
   WRONG_GROUP: -2,
+  /** A uid's hash is not the one the client sent (mapAllocate hashes a sample itself). */
+  BAD_HASH: -3,
 } as const;
 
 type Arg = string | number | Buffer;

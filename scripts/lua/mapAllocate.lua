@@ -14,8 +14,14 @@
   ARGV[2]  group   this group's index g; every uid must hash to it (hash mod G == g)
   ARGV[3]  b0      initial forward buckets (used when the group is created)
   ARGV[4]  load    mean uids per forward bucket before a bucket is split
-  ARGV[5]  mode    "alloc": ARGV[6..] are uid, corpId pairs
-                   "restore": ARGV[6..] are uid, corpId, seq triples
+  ARGV[5]  mode    "alloc" or "restore"
+  ARGV[6..] runs of one corpId: corpId, count, then `count` entries of
+                   alloc:   uid, hash
+                   restore: uid, hash, seq
+           hash is the uid's hash (lib/idhash.lua), computed by the client: hashing every uid
+           here with redis.sha1hex cost about 2 µs a uid, a third of the script. Every 64th
+           entry is hashed again here and must agree, so a client hashing differently is
+           refused on its first call (-3) before it can place a uid in a wrong bucket.
   The bit of a uid is seq * G + g: seq counts up from 0 per group and is never reused.
 
   Returns one integer per entry, in order:
@@ -24,6 +30,8 @@
              compares); -1 when the seq belongs to another uid (nothing written)
   Errors:  the integer -1 alone: the mapping was created with another group count
            the integer -2 alone: a uid does not belong to this group (the caller hashes differently)
+           the integer -3 alone: a uid's hash is not the one given (the caller hashes differently)
+  Nothing is written before the errors are checked.
 
   Why linear hashing: forward buckets must stay small (listpack encoding: <= 128 entries) as the
   mapping grows from nothing to hundreds of millions, with no capacity set in advance and no
@@ -35,27 +43,39 @@ local tag = string.sub(meta, 1, -2) -- "{map:G}:"
 local groups = tonumber(ARGV[1])
 local group = tonumber(ARGV[2])
 local restore = ARGV[5] == "restore"
-local step = restore and 3 or 2
+local per = restore and 3 or 2 -- ARGV per entry
 
 -- #include idhash
 -- #include reverse
 
 local m = rcall("HMGET", meta, "groups", "b0", "load", "level", "split", "seq", "n", "corps")
+if m[1] and tonumber(m[1]) ~= groups then return -1 end
+
+-- Check every entry's group, and every 64th entry's hash, before anything is written.
+local nargs = #ARGV
+local checked = 0
+do
+  local i = 6
+  while i <= nargs do
+    local count = tonumber(ARGV[i + 1])
+    i = i + 2
+    for _ = 1, count do
+      local h = tonumber(ARGV[i + 1])
+      if h % groups ~= group then return -2 end
+      if checked % 64 == 0 and hash(ARGV[i]) ~= h then return -3 end
+      checked = checked + 1
+      i = i + per
+    end
+  end
+end
+
 if not m[1] then
   m = { ARGV[1], ARGV[3], ARGV[4], "0", "0", "0", "0", "0" }
   rcall("HSET", meta, "groups", m[1], "b0", m[2], "load", m[3], "level", 0, "split", 0, "seq", 0, "n", 0, "corps", 0)
 end
-if tonumber(m[1]) ~= groups then return -1 end
 local b0, load = tonumber(m[2]), tonumber(m[3])
 local level, split = tonumber(m[4]), tonumber(m[5])
 local seq, n, corps = tonumber(m[6]), tonumber(m[7]), tonumber(m[8])
-
-local hashes = {}
-for i = 6, #ARGV, step do
-  local h = hash(ARGV[i])
-  if h % groups ~= group then return -2 end
-  hashes[i] = h
-end
 
 local cids = {}
 local function cidOf(corp)
@@ -74,38 +94,41 @@ end
 
 local out = {}
 local reverse = {} -- reverse bucket -> { field, value, ... }: one HSET per bucket
-local function addReverse(s, corp, uid)
-  local rb = floor(s / REVERSE_BUCKET_SEQS)
-  local list = reverse[rb]
-  if not list then
-    list = {}
-    reverse[rb] = list
-  end
-  list[#list + 1] = s % REVERSE_BUCKET_SEQS
-  list[#list + 1] = cidOf(corp) .. ":" .. uid
-end
-
-for i = 6, #ARGV, step do
-  local uid, corp = ARGV[i], ARGV[i + 1]
-  local fkey = tag .. "f:" .. bucketOf(hashes[i], groups, b0, level, split)
-  local s = seq
-  if restore then
-    s = tonumber(ARGV[i + 2])
-    if rcall("HEXISTS", tag .. "r:" .. floor(s / REVERSE_BUCKET_SEQS), s % REVERSE_BUCKET_SEQS) == 1 then
-      local have = rcall("HGET", fkey, uid)
-      out[#out + 1] = have and tonumber(have) or -1
-      s = nil
+local i = 6
+while i <= nargs do
+  local prefix = cidOf(ARGV[i]) .. ":" -- reverse values are "cid:uid"
+  local count = tonumber(ARGV[i + 1])
+  i = i + 2
+  for _ = 1, count do
+    local uid = ARGV[i]
+    local fkey = tag .. "f:" .. bucketOf(tonumber(ARGV[i + 1]), groups, b0, level, split)
+    local s = seq
+    if restore then
+      s = tonumber(ARGV[i + 2])
+      if rcall("HEXISTS", tag .. "r:" .. floor(s / REVERSE_BUCKET_SEQS), s % REVERSE_BUCKET_SEQS) == 1 then
+        local have = rcall("HGET", fkey, uid)
+        out[#out + 1] = have and tonumber(have) or -1
+        s = nil
+      end
     end
-  end
-  if s then
-    if rcall("HSETNX", fkey, uid, s) == 1 then
-      addReverse(s, corp, uid)
-      out[#out + 1] = -(s + 1)
-      n = n + 1
-      if s >= seq then seq = s + 1 end
-    else
-      out[#out + 1] = tonumber(rcall("HGET", fkey, uid))
+    if s then
+      if rcall("HSETNX", fkey, uid, s) == 1 then
+        local rb = floor(s / REVERSE_BUCKET_SEQS)
+        local list = reverse[rb]
+        if not list then
+          list = {}
+          reverse[rb] = list
+        end
+        list[#list + 1] = s % REVERSE_BUCKET_SEQS
+        list[#list + 1] = prefix .. uid
+        out[#out + 1] = -(s + 1)
+        n = n + 1
+        if s >= seq then seq = s + 1 end
+      else
+        out[#out + 1] = tonumber(rcall("HGET", fkey, uid))
+      end
     end
+    i = i + per
   end
 end
 for rb, list in pairs(reverse) do

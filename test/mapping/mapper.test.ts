@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uidHash } from "../../orchestrator/mapping/hash.js";
 import { InvalidIdError, parseRegistration, type IdRules } from "../../orchestrator/mapping/ids.js";
 import { GroupCountError, IdMapper, type MapperOptions } from "../../orchestrator/mapping/mapper.js";
+import { MappingScriptCode } from "../../orchestrator/redis/scripts.js";
 import { clearNamespaces } from "../helpers/mapping.js";
 import { stackEnv, uniqueName } from "../helpers/stack.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
@@ -147,6 +148,26 @@ describe("allocation", () => {
     await expect(m.allocate([{ uid: "a\u0001b", corpId: "c" }])).rejects.toThrow(/control character/);
     await expect(m.allocate([{ uid: "", corpId: "c" }])).rejects.toThrow(/empty/);
     expect((await m.stats()).ids).toBe(0);
+  });
+
+  it("refuses a call whose hashes or groups the script does not agree with, writing nothing", async () => {
+    // The client sends each uid's hash; the script checks every uid's group and re-hashes every
+    // 64th, so a client hashing differently is refused on its first call.
+    const m = mapper({ groups: 4 });
+    const all = uids(300);
+    const mine = all.filter((u) => uidHash(u) % 4 === 1).slice(0, 130);
+    const call = (entries: (string | number)[]) =>
+      m.redis.mapAllocate(m.keys.meta(1), 4, 1, 16, 40, "alloc", "c", entries.length / 2, ...entries);
+    const right = mine.flatMap((u) => [u, uidHash(u)]);
+    // Entry 64 (the second one re-hashed) lies by a multiple of 4: same group, other hash.
+    const lied = right.map((v, k) => (k === 129 ? (v as number) + 4 : v));
+    expect(await call(lied)).toBe(MappingScriptCode.BAD_HASH);
+    const other = all.find((u) => uidHash(u) % 4 === 2)!;
+    expect(await call([...right.slice(0, 10), other, uidHash(other)])).toBe(MappingScriptCode.WRONG_GROUP);
+    expect(await redis.exists(m.keys.meta(1))).toBe(0);
+    const made = await call(right);
+    expect(made).toEqual(mine.map((_, k) => -(k + 1)));
+    await expect(m.lookup(mine)).resolves.toEqual(mine.map((_, k) => k * 4 + 1));
   });
 
   it("refuses to run with another group count than the mapping was made with", async () => {

@@ -6,13 +6,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { csvFields, csvSource, ndjsonSource, type ImportRow } from "../../orchestrator/mapping/sources.js";
+import { mulberry32 } from "../../orchestrator/util/prng.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bitsync-sources-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function collect(rows: AsyncIterable<ImportRow>): Promise<ImportRow[]> {
+async function collect(batches: AsyncIterable<ImportRow[]>): Promise<ImportRow[]> {
   const out: ImportRow[] = [];
-  for await (const r of rows) out.push(r);
+  for await (const rows of batches) out.push(...rows);
   return out;
 }
 
@@ -62,6 +63,51 @@ describe("NDJSON lines", () => {
       [6, ends[5]],
       [7, ends[6]],
     ]);
+  });
+
+  it("reads many short lines across read chunks exactly as one JSON.parse per line would", async () => {
+    // Whole-ASCII runs of a chunk are decoded at once and simple lines read without JSON.parse:
+    // every kind of line, at every place against the 64 KiB chunks, must come out the same.
+    const rnd = mulberry32(11);
+    const kinds = [
+      (i: number) => `${JSON.stringify({ uid: `u${i}`, corpId: `c${i % 7}` })}\n`,
+      (i: number) => `${JSON.stringify({ uid: `u${i}`, corpId: "c" })}\r\n`,
+      (i: number) => `{"uid":"q\\"${i}","corpId":"c"}\n`, // an escaped quote: the full parse
+      (i: number) => `{ "uid": "s${i}", "corpId": "c" }\n`, // spaces
+      (i: number) => `{"corpId":"c","uid":"o${i}"}\n`, // another order
+      () => "\n",
+      () => "{not json\n",
+      (i: number) => `${JSON.stringify({ uid: `long${i}`, corpId: "c".repeat(120) })}\n`, // over 100 bytes
+    ];
+    // Rare non-ASCII lines: the chunks without one take the whole-chunk path, those with one not.
+    const pick = (i: number): string =>
+      i % 7000 === 3
+        ? `${JSON.stringify({ uid: `é${i}`, corpId: "c" })}\n`
+        : kinds[rnd() < 0.9 ? 0 : Math.floor(rnd() * kinds.length)]!(i);
+    const lines = Array.from({ length: 30_000 }, (_, i) => pick(i));
+    const { path, ends } = file("many.ndjson", lines);
+    const expected: unknown[] = [];
+    lines.forEach((l, i) => {
+      const text = l.replace(/\r?\n$/, "");
+      if (text.trim() === "") return;
+      if (Buffer.byteLength(text) + (l.endsWith("\r\n") ? 1 : 0) > 100) {
+        expected.push([i + 1, ends[i], "over"]);
+        return;
+      }
+      try {
+        const o = JSON.parse(text) as { uid: string; corpId: string };
+        expected.push([i + 1, ends[i], o.uid, o.corpId]);
+      } catch {
+        expected.push([i + 1, ends[i], "not JSON"]);
+      }
+    });
+    const rows = await collect(ndjsonSource(path, { maxLineBytes: 100 }).rows(0));
+    const got = rows.map((r) =>
+      "uid" in r
+        ? [r.line, r.position, r.uid, r.corpId]
+        : [r.line, r.position, r.reason.startsWith("line of") ? "over" : r.reason.slice(0, 8)],
+    );
+    expect(got).toEqual(expected);
   });
 
   it("skips a line far over the limit at the speed of reading, and estimates rows from 64 KiB only", async () => {
