@@ -209,6 +209,10 @@ try {
     return { key: uid, value: JSON.stringify({ uid, corpId: corpOf(i) }) };
   });
   for (let o = 0; o < CONSUMED; o += 20_000) await publisher.publish(regTopic, registrations.slice(o, o + 20_000));
+  const admin = kafka.admin();
+  await admin.connect();
+  const partitions = (await admin.fetchTopicMetadata({ topics: [regTopic] })).topics[0]!.partitions.length;
+  await admin.disconnect();
   const consumerConfig = {
     ...config,
     registrationTopic: regTopic,
@@ -234,7 +238,10 @@ try {
   // From the first batch handled: the group's join (seconds on the mock cluster) is not the rate.
   const consumePerS = CONSUMED / ((performance.now() - firstAt) / 1000);
   await consumer.stop();
-  log(`registration consumer, end to end: ${consumePerS.toFixed(0)} registrations/s (${CONSUMED})`);
+  log(
+    `registration consumer, end to end: ${consumePerS.toFixed(0)} registrations/s (${CONSUMED}, ` +
+      `${partitions} partitions, ${config.consumerConcurrency} at once)`,
+  );
   await purge(`{${ns}c:*}:*`);
 
   const figures = {
@@ -252,6 +259,8 @@ try {
     kafka_only_records_per_s: kafkaOnly,
     kafka_only_mappings_per_s_arrays_of_500: kafkaBatched,
     consume_per_s: consumePerS,
+    consume_partitions: partitions,
+    consume_concurrency: config.consumerConcurrency,
     naive_bytes_per_id: naiveBytes,
     raw_write_ids_per_s: floorPerS,
     raw_write_ids_per_s_batches_of_20000: floorBatchedPerS,

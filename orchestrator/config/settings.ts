@@ -312,6 +312,15 @@ export const SETTINGS = [
     parse: integer(3000, 300_000),
   } satisfies Setting<"consumerSessionTimeoutMs">,
   {
+    key: "consumerConcurrency",
+    env: "BITSYNC_CONSUMER_CONCURRENCY",
+    default: "4",
+    help:
+      "Partitions of the registration topic one consumer maps at once (each partition stays in order); " +
+      "batches of different partitions overlap their Redis and Kafka round trips",
+    parse: integer(1, 256),
+  } satisfies Setting<"consumerConcurrency">,
+  {
     key: "mapGroups",
     env: "BITSYNC_MAP_GROUPS",
     default: "16",

@@ -74,6 +74,8 @@ export interface Config {
   consumerGroup: string;
   /** Time the group waits for a silent consumer before reassigning its partitions, ms. */
   consumerSessionTimeoutMs: number;
+  /** Registration partitions mapped at once by one consumer. */
+  consumerConcurrency: number;
   /** Allocator groups G: bit = seq * G + group. Fixed for the life of a mapping. */
   mapGroups: number;
   /** Key namespace of the mapping: keys are {NS:g}:... */

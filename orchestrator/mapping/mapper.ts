@@ -104,7 +104,8 @@ export class IdMapper {
    */
   presize(ids: number): void {
     const load = this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD;
-    const perGroup = Math.ceil(ids / this.groups / load);
+    // 10% over: the count is an estimate, and groups differ from the mean by a few sqrt(n).
+    const perGroup = Math.ceil((ids * 1.1) / this.groups / load);
     this.#initialBuckets = Math.max(DEFAULT_INITIAL_BUCKETS, 2 ** Math.ceil(Math.log2(Math.max(1, perGroup))));
   }
 

@@ -66,6 +66,7 @@ export function createRegistrationConsumer(
     sessionTimeout: session,
     rebalanceTimeout: Math.max(session, 10_000),
     heartbeatInterval: Math.max(300, Math.floor(session / 10)),
+    partitionsConsumedConcurrently: config.consumerConcurrency,
     retry: { initialMs: 200, maxMs: 30_000 },
     log,
     onFatalError: (err) => {

@@ -1,6 +1,6 @@
 // Cold start against the real stack: files and a MariaDB query in, Redis mappings and Kafka
-// records out; rejects with reasons; idempotent re-runs; a resume after a real SIGKILL; four
-// processes allocating overlapping uids at once; checkpoints tied to their mapping; the import's
+// records out; rejects with reasons; idempotent re-runs; resumes after real SIGKILLs; four
+// importers and the registration consumer allocating overlapping uids at once; checkpoints tied to their mapping; the import's
 // files kept apart; and an over-long line rejected without stalling the import.
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +20,7 @@ import { readIdentity } from "../../orchestrator/mapping/identity.js";
 import { IdMapper } from "../../orchestrator/mapping/mapper.js";
 import { KafkaMappingSink } from "../../orchestrator/mapping/publish.js";
 import { csvSource, ndjsonSource, sqlSource, type ImportSource } from "../../orchestrator/mapping/sources.js";
+import { mulberry32 } from "../../orchestrator/util/prng.js";
 import { lastJson, runCli, startCli } from "../helpers/cli.js";
 import { readTopic } from "../helpers/kafka.js";
 import { createTestDatabase } from "../helpers/mariadb.js";
@@ -191,42 +192,77 @@ describe("bitsync map import", () => {
     }
   });
 
-  it("resumes from its checkpoint after the process is killed", async () => {
+  it("resumes from its checkpoint after being killed at random points, several times", async () => {
     const { topic, mapper, env } = setup();
     const uids = Array.from({ length: 60_000 }, (_, i) => uid(i));
     const file = join(dir, "kill.ndjson");
     writeFileSync(file, uids.map((u) => JSON.stringify({ uid: u, corpId: "k" })).join("\n") + "\n");
     const checkpoint = join(dir, "kill.cp.json");
     const args = ["map", "import", "--ndjson", file, "--checkpoint", checkpoint, "--batch", "500", "--json"];
-    const first = startCli(args, env);
-    await waitFor("a checkpoint past the start", () => {
-      try {
-        return (readCheckpoint(checkpoint)?.position ?? 0) > 0 ? true : undefined;
-      } catch {
-        return undefined; // being renamed into place
-      }
-    });
-    first.child.kill("SIGKILL");
-    expect((await first.done).signal).toBe("SIGKILL");
-    const killedAt = readCheckpoint(checkpoint)!;
-    expect(killedAt.done).toBe(false);
-    expect(killedAt.position).toBeLessThan(readFileSync(file).length);
+    const rnd = mulberry32(5);
+    let last = 0;
+    for (let kill = 0; kill < 3; kill++) {
+      const run = startCli(args, env);
+      await waitFor("a checkpoint past the last one", () => {
+        try {
+          return (readCheckpoint(checkpoint)?.position ?? 0) > last ? true : undefined;
+        } catch {
+          return undefined; // being renamed into place
+        }
+      });
+      // Anywhere from at once to a few batches on: between allocating, publishing and checkpointing.
+      await new Promise((r) => setTimeout(r, Math.floor(rnd() * 150)));
+      run.child.kill("SIGKILL");
+      expect((await run.done).signal).toBe("SIGKILL");
+      const killedAt = readCheckpoint(checkpoint)!;
+      expect(killedAt.done).toBe(false);
+      expect(killedAt.position).toBeLessThan(readFileSync(file).length);
+      last = killedAt.position;
+    }
 
-    const second = await runCli(args, env);
-    expect(second.code, second.stderr).toBe(0);
-    const summary = lastJson<{ done: boolean; resumedFrom: number; mapped: number }>(second);
+    const final = await runCli(args, env);
+    expect(final.code, final.stderr).toBe(0);
+    const summary = lastJson<{ done: boolean; resumedFrom: number; mapped: number }>(final);
     expect(summary.done).toBe(true);
-    expect(summary.resumedFrom).toBe(killedAt.position);
+    expect(summary.resumedFrom).toBe(last);
     // Every uid once in Redis, dense and unique; every uid on the topic at least once.
     const bits = (await mapper.lookup(uids)) as number[];
     expect(bits.every((b) => b !== null)).toBe(true);
     expect(new Set(bits).size).toBe(uids.length);
-    expect((await mapper.stats()).ids).toBe(uids.length);
+    const stats = await mapper.stats();
+    expect(stats.ids).toBe(uids.length);
+    expect(stats.perGroup.reduce((n, g) => n + g.nextSeq, 0)).toBe(uids.length); // no hole
     await expectPublished(topic, mapper, uids, () => "k");
   });
 
-  it("four processes mapping overlapping uids at once give each uid one bit and each bit one uid", async () => {
+  it("four importers and the registration consumer mapping overlapping uids at once give each uid one bit and each bit one uid", async () => {
     const { mapper, env } = setup();
+    // The consumer maps registrations of uids [20000, 30000) while the importers run: a third of
+    // them are in the importers' files too.
+    const registrations = uniqueName("reg");
+    const consumerEnv = {
+      ...env,
+      BITSYNC_REGISTRATION_TOPIC: registrations,
+      BITSYNC_DLQ_TOPIC: uniqueName("dlq"),
+      BITSYNC_CONSUMER_GROUP: uniqueName("grp"),
+      BITSYNC_CONSUMER_SESSION_TIMEOUT_MS: "6000",
+    };
+    const registered = Array.from({ length: 10_000 }, (_, i) => uid(20_000 + i));
+    const consumer = startCli(["map", "consume"], consumerEnv);
+    const publish = (from: number, to: number) =>
+      publisher.publish(
+        registrations,
+        registered.slice(from, to).map((u) => ({ key: u, value: JSON.stringify({ uid: u, corpId: "r" }) })),
+      );
+    // The consumer is mapping before the importers start, and registrations keep coming while they run.
+    await publish(0, 500);
+    await waitFor("the consumer to map", async () => (await mapper.lookup([registered[0]!]))[0] ?? undefined, 60_000);
+    const stream = (async () => {
+      for (let o = 500; o < registered.length; o += 500) {
+        await publish(o, o + 500);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     // Process k maps uids [k * 5000, k * 5000 + 10000): every uid is in two files.
     const runs = [0, 1, 2, 3].map((k) => {
       const file = join(dir, `p${k}.ndjson`);
@@ -235,14 +271,23 @@ describe("bitsync map import", () => {
       return runCli(["map", "import", "--ndjson", file, "--batch", "300", "--json"], env);
     });
     const done = await Promise.all(runs);
+    await stream;
     for (const r of done) expect(r.code, r.stderr).toBe(0);
-    const created = done.reduce((n, r) => n + lastJson<{ created: number }>(r).created, 0);
-    const all = Array.from({ length: 25_000 }, (_, i) => uid(i));
+    const all = Array.from({ length: 30_000 }, (_, i) => uid(i));
+    await waitFor(
+      "the consumer to map every registration",
+      async () => ((await mapper.lookup(registered)).every((b) => b !== null) ? true : undefined),
+      90_000,
+    );
+    consumer.child.kill("SIGTERM");
+    expect((await consumer.done).code).toBe(0);
     const bits = (await mapper.lookup(all)) as number[];
     expect(bits.every((b) => b !== null)).toBe(true);
     expect(new Set(bits).size).toBe(all.length); // no bit twice
-    expect(created).toBe(all.length); // no uid allocated twice
-    expect((await mapper.stats()).ids).toBe(all.length);
+    const stats = await mapper.stats();
+    expect(stats.ids).toBe(all.length); // no uid allocated twice
+    // Dense: every group handed out exactly as many seqs as it holds uids (no hole).
+    expect(stats.perGroup.reduce((n, g) => n + g.nextSeq, 0)).toBe(all.length);
     const back = await mapper.reverse(bits);
     expect(back.map((b) => b!.uid)).toEqual(all); // reverse of forward is the identity
     // The four created the mapping's identity at once: one for all, in every group and checkpoint.
