@@ -7,9 +7,10 @@
 //    same records without Redis (one per record, and arrays of 500), for IDs/s;
 //  - the floor: the same forward and reverse entries written with plain pipelined multi-field
 //    HSETs (bench/raw-write.ts), for cold_start_vs_raw_write.
-// And the registration consumer end to end (consume, allocate, publish, commit): consume_per_s.
+// And the registration consumer end to end (consume, allocate, publish, commit): consume_per_s;
+// and a cold start from a MariaDB query (`map import --from-sql`): sql_ids_per_s.
 //
-//   npm run bench:mapping [-- --json] [-- --ids 5000000] [-- --per-message 500]
+//   npm run bench:mapping [-- --json] [-- --ids 5000000] [-- --per-message 500] [-- --sql-ids 1000000]
 //
 // Needs the local stack (REDIS_URL, KAFKA_BROKERS): `eval "$(bash scripts/stack.sh env)"`.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
+import mysql from "mysql2/promise";
 import { pino } from "pino";
 import { configFromEnv } from "../orchestrator/config/config.js";
 import { createKafka } from "../orchestrator/kafka/client.js";
@@ -25,7 +27,7 @@ import { runImport } from "../orchestrator/mapping/import.js";
 import { IdMapper } from "../orchestrator/mapping/mapper.js";
 import { createRegistrationConsumer } from "../orchestrator/mapping/registrations.js";
 import { KafkaMappingSink, mappingRecord, mappingRecords } from "../orchestrator/mapping/publish.js";
-import { ndjsonSource } from "../orchestrator/mapping/sources.js";
+import { ndjsonSource, sqlSource } from "../orchestrator/mapping/sources.js";
 import { rawWriteFloor } from "./raw-write.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
 import { BitmapCore } from "../orchestrator/wasm/core.js";
@@ -38,6 +40,8 @@ const { values: args } = parseArgs({
     sample: { type: "string", default: "200000" },
     // Mappings per downstream message in the cold start (BITSYNC_MAPPINGS_PER_MESSAGE).
     "per-message": { type: "string", default: "1" },
+    // Rows of the MariaDB table the --from-sql cold start reads.
+    "sql-ids": { type: "string", default: "1000000" },
   },
 });
 const PER_MESSAGE = Number(args["per-message"]);
@@ -47,7 +51,8 @@ const SAMPLE = Math.min(Number(args.sample), N);
 const log = (line: string): void => {
   if (!args.json) console.error(line);
 };
-if (!process.env.REDIS_URL || !process.env.KAFKA_BROKERS) {
+const SQL_IDS = Number(args["sql-ids"]);
+if (!process.env.REDIS_URL || !process.env.KAFKA_BROKERS || !process.env.MYSQL_URL) {
   console.error('bench:mapping needs the local stack: eval "$(bash scripts/stack.sh env)" first');
   process.exit(2);
 }
@@ -244,6 +249,46 @@ try {
   );
   await purge(`{${ns}c:*}:*`);
 
+  // ---- a cold start from a MariaDB query (map import --from-sql) --------------------------------
+  const db = await mysql.createConnection(config.mysqlUrl);
+  const table = `bench_users_${process.pid}`;
+  let sqlPerS = 0;
+  try {
+    await db.query(
+      `CREATE TABLE ${table} (id BIGINT PRIMARY KEY, uid VARCHAR(64) NOT NULL, corp_id VARCHAR(64) NOT NULL)`,
+    );
+    for (let o = 0; o < SQL_IDS; o += 10_000) {
+      const rows = Array.from({ length: Math.min(10_000, SQL_IDS - o) }, (_, k) => [
+        o + k,
+        `s${uidOf(o + k).slice(1)}`,
+        corpOf(o + k),
+      ]);
+      await db.query(`INSERT INTO ${table} VALUES ?`, [rows]);
+    }
+    const sqlMapper = mapperIn(`${ns}s`);
+    t = performance.now();
+    const sqlSummary = await runImport({
+      source: sqlSource(config.mysqlUrl, `SELECT uid, corp_id FROM ${table} ORDER BY id`),
+      mapper: sqlMapper,
+      sink: new KafkaMappingSink(publisher, `bench-mapping-sql-${process.pid}`, PER_MESSAGE),
+      rules,
+      batchSize: 20_000,
+      checkpoint: join(dir, "cp-sql.json"),
+      rejects: join(dir, "rejects-sql.ndjson"),
+      expectedIds: SQL_IDS,
+    });
+    sqlPerS = sqlSummary.mapped / ((performance.now() - t) / 1000);
+    const st = sqlSummary.time;
+    log(
+      `cold start from MariaDB (--from-sql, ${SQL_IDS} rows): ${sqlPerS.toFixed(0)} IDs/s; read and parse ` +
+        `${st.readParse.toFixed(1)} s, allocate ${st.allocate.toFixed(1)} s, publish ${st.publish.toFixed(1)} s`,
+    );
+    await purge(`{${ns}s:*}:*`);
+  } finally {
+    await db.query(`DROP TABLE IF EXISTS ${table}`);
+    await db.end();
+  }
+
   const figures = {
     ids: N,
     mappings_per_message: PER_MESSAGE,
@@ -259,6 +304,8 @@ try {
     kafka_only_records_per_s: kafkaOnly,
     kafka_only_mappings_per_s_arrays_of_500: kafkaBatched,
     consume_per_s: consumePerS,
+    sql_ids: SQL_IDS,
+    sql_ids_per_s: sqlPerS,
     consume_partitions: partitions,
     consume_concurrency: config.consumerConcurrency,
     naive_bytes_per_id: naiveBytes,

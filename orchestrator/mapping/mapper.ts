@@ -100,13 +100,14 @@ export class IdMapper {
   /**
    * Sizes groups that do not exist yet for about `ids` IDs in all: they start with the buckets
    * they would reach by splitting, so a cold start of a known size splits nothing (each split
-   * rehashes a bucket in Lua). Groups that exist keep their buckets.
+   * rehashes a bucket in Lua). Groups that exist keep their buckets. Linear hashing takes any
+   * initial count, so it is not rounded to a power of two (which cost up to twice the keys).
    */
   presize(ids: number): void {
     const load = this.#options.bucketLoad ?? DEFAULT_BUCKET_LOAD;
     // 10% over: the count is an estimate, and groups differ from the mean by a few sqrt(n).
     const perGroup = Math.ceil((ids * 1.1) / this.groups / load);
-    this.#initialBuckets = Math.max(DEFAULT_INITIAL_BUCKETS, 2 ** Math.ceil(Math.log2(Math.max(1, perGroup))));
+    this.#initialBuckets = Math.max(DEFAULT_INITIAL_BUCKETS, perGroup);
   }
 
   /** Maps every uid that has no bit yet; returns every entry's bit. Throws InvalidIdError first. */

@@ -95,9 +95,9 @@ describe("ID mapping on Redis Cluster", () => {
       const bits = (await mapper.lookup(uids)) as number[];
       expect(new Set(bits).size).toBe(uids.length);
       expect((await mapper.stats()).perGroup.reduce((n, g) => n + g.nextSeq, 0)).toBe(uids.length);
-      // Presized for the file (20,000 + 10% / 16 groups / 40 a bucket, rounded up to 64), so no group split a bucket.
+      // Presized for the file (20,000 + 10% / 16 groups / 40 a bucket: 35), so no group split a bucket.
       for (let g = 0; g < 16; g++)
-        expect(await cluster.hmget(mapper.keys.meta(g), "b0", "level", "split")).toEqual(["64", "0", "0"]);
+        expect(await cluster.hmget(mapper.keys.meta(g), "b0", "level", "split")).toEqual(["35", "0", "0"]);
       // Each master holds forward buckets of the mapping.
       for (const node of cluster.nodes("master")) {
         const [, keys] = await node.scan("0", "MATCH", `{${ns}:*}:f:*`, "COUNT", 10_000);
