@@ -51,6 +51,13 @@ class Pipe {
       }
       if (this.#lines >= this.#want || this.#failed) this.#wake?.();
     });
+    // A connection that ends or fails wakes the waiter with the reason: a floor never hangs.
+    const fail = (why: string) => () => {
+      this.#failed ??= new Error(`floor write: ${why}`);
+      this.#wake?.();
+    };
+    socket.on("error", (err) => fail(err.message)());
+    socket.on("close", fail("the connection closed"));
   }
 
   async send(text: string, replies: number): Promise<void> {
@@ -75,7 +82,11 @@ export async function rawWriteFloor(
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   const pipe = new Pipe(socket);
   try {
-    if (url.password) await pipe.send(command(["AUTH", decodeURIComponent(url.password)]), 1);
+    if (url.password) {
+      const user = decodeURIComponent(url.username);
+      const password = decodeURIComponent(url.password);
+      await pipe.send(command(user ? ["AUTH", user, password] : ["AUTH", password]), 1);
+    }
     const db = url.pathname.slice(1);
     if (db) await pipe.send(command(["SELECT", db]), 1);
     await pipe.drain();

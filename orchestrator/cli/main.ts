@@ -1,7 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env node
 // The bitsync command line. Subcommands stay thin: each one calls into a module that does the work.
-// A 32 MB young generation (the shebang): a cold start allocates millions of short-lived strings,
-// and with the default one it spent a fifth of its time collecting them (docs/benchmarks.md).
 import { spawnSync } from "node:child_process";
 import cluster from "node:cluster";
 import { existsSync } from "node:fs";

@@ -1,8 +1,9 @@
 // The uid hash that places a uid in its allocator group and forward bucket: the first 32 bits of
 // SHA-1 over its UTF-8 bytes. Lua computes the same (scripts/lua/lib/idhash.lua, with Redis' own
 // redis.sha1hex). The client hashes every uid and sends the hash with it; mapAllocate checks each
-// uid's group and re-hashes every 64th, so a client hashing differently is refused at once. A test
-// holds the two equal, and this file's one-block SHA-1 equal to node:crypto's.
+// uid's group and hashes a sample again (mapAllocate.lua says which), so a client hashing
+// differently is refused. A test holds the two equal, and this file's one-block SHA-1 equal to
+// node:crypto's.
 import { createHash } from "node:crypto";
 
 // One SHA-1 block (64 bytes) as 16 big-endian words, and the 80-word schedule: reused, the hash

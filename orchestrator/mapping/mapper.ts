@@ -6,7 +6,8 @@
 // script per group (scripts/lua/mapAllocate.lua): atomic, idempotent, and a uid can only ever
 // reach the one group and bucket its hash names, so it never gets two bits, whoever allocates.
 // The client sends each uid's hash (hashing in Lua was a third of the script's time); the script
-// checks every uid's group and re-hashes a sample, so a client that hashes differently is refused.
+// checks every uid's group and hashes again a sample (all of a small call, and every uid the
+// client's one-block SHA-1 does not cover), so a client that hashes differently is refused.
 import { Cluster, type Redis } from "ioredis";
 import { BitsyncError } from "../errors.js";
 import type { BitmapCore, UidScan, UidTable } from "../wasm/core.js";
@@ -125,6 +126,7 @@ export class IdMapper {
         const { args, order } = corpRuns(
           this.#allocateHead(group, "alloc"),
           idx,
+          (i) => entries[i]!.uid,
           (i) => entries[i]!.corpId,
           (i, out) => out.push(entries[i]!.uid, hashes[i]!),
         );
@@ -161,6 +163,7 @@ export class IdMapper {
         const { args, order } = corpRuns(
           this.#allocateHead(group, "restore"),
           kept,
+          (i) => mappings[i]!.uid,
           (i) => mappings[i]!.corpId,
           (i, out) => out.push(mappings[i]!.uid, hashes[i]!, Math.floor(mappings[i]!.bit / this.groups)),
         );
@@ -384,7 +387,9 @@ export class IdMapper {
 
   /** Runs a mapping script on a group's meta key; `args` are all its ARGV (mapLookup's: groups, group, uids). */
   async #call(script: "mapAllocate" | "mapLookup", group: number, args: (string | number)[]): Promise<number[]> {
-    const res = await this.redis[script](this.keys.meta(group), ...args);
+    // One array, which ioredis flattens: spreading tens of thousands of arguments into a call
+    // overflows the stack.
+    const res = await this.redis[script](this.keys.meta(group), args);
     if (typeof res === "number") {
       throw await mappingScriptError(res, this, group);
     }
@@ -396,20 +401,28 @@ export class IdMapper {
 /**
  * mapAllocate's entries in runs of one corpId (corpId, count, entries...), so that a corpId is
  * sent and interned once per run rather than once per uid; `order` is the entries' order in the
- * args, which is the order of the script's replies.
+ * args, which is the order of the script's replies. A uid given again in one call joins the run
+ * of its first entry: the first entry's corpId is the one stored, as in the input's order.
  */
 function corpRuns(
   head: (string | number)[],
   idx: readonly number[],
+  uidOf: (i: number) => string,
   corpOf: (i: number) => string,
   entry: (i: number, args: (string | number)[]) => void,
 ): { args: (string | number)[]; order: number[] } {
   const runs = new Map<string, number[]>();
+  const runOfUid = new Map<string, number[]>();
   for (const i of idx) {
-    const corp = corpOf(i);
-    const run = runs.get(corp);
-    if (run) run.push(i);
-    else runs.set(corp, [i]);
+    const uid = uidOf(i);
+    let run = runOfUid.get(uid);
+    if (!run) {
+      const corp = corpOf(i);
+      run = runs.get(corp);
+      if (!run) runs.set(corp, (run = []));
+      runOfUid.set(uid, run);
+    }
+    run.push(i);
   }
   const args = head;
   const order: number[] = [];

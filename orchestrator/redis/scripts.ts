@@ -97,8 +97,9 @@ export interface BitsyncScripts {
   gc(numKeys: number, ...args: Arg[]): Promise<number>;
   unlock(lock: string, token: string): Promise<number>;
   extendLock(lock: string, token: string, ms: number): Promise<number>;
-  mapAllocate(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
-  mapLookup(meta: string, ...args: (string | number)[]): Promise<number[] | number>;
+  /** ARGV as values or arrays of them (ioredis flattens one level). */
+  mapAllocate(meta: string, ...args: (string | number | (string | number)[])[]): Promise<number[] | number>;
+  mapLookup(meta: string, ...args: (string | number | (string | number)[])[]): Promise<number[] | number>;
   mapReverse(meta: string, seqs: string): Promise<string>;
   mapIdentity(meta: string, groups: number, id: string): Promise<string | number>;
 }

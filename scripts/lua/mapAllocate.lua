@@ -19,9 +19,10 @@
                    alloc:   uid, hash
                    restore: uid, hash, seq
            hash is the uid's hash (lib/idhash.lua), computed by the client: hashing every uid
-           here with redis.sha1hex cost about 2 µs a uid, a third of the script. Every 64th
-           entry is hashed again here and must agree, so a client hashing differently is
-           refused on its first call (-3) before it can place a uid in a wrong bucket.
+           here with redis.sha1hex cost about 2 µs a uid, a third of the script. This script
+           hashes again, and refuses the call on any disagreement (-3) before writing: every
+           entry of a call of up to 64, every 64th of a larger one, and every uid over 55 bytes
+           or not ASCII (where the client's own SHA-1 gives way to node:crypto's).
   The bit of a uid is seq * G + g: seq counts up from 0 per group and is never reused.
 
   Returns one integer per entry, in order:
@@ -51,8 +52,20 @@ local per = restore and 3 or 2 -- ARGV per entry
 local m = rcall("HMGET", meta, "groups", "b0", "load", "level", "split", "seq", "n", "corps")
 if m[1] and tonumber(m[1]) ~= groups then return -1 end
 
--- Check every entry's group, and every 64th entry's hash, before anything is written.
+-- Before anything is written: every entry's group, and hashes re-computed here for every entry of a
+-- call of up to 64 (the consumer's calls are small), every 64th entry of a larger one, and every uid
+-- the client's own one-block SHA-1 does not cover (over 55 bytes, or not ASCII).
 local nargs = #ARGV
+local entries = 0
+do
+  local i = 6
+  while i <= nargs do
+    local count = tonumber(ARGV[i + 1])
+    entries = entries + count
+    i = i + 2 + per * count
+  end
+end
+local checkAll = entries <= 64
 local checked = 0
 do
   local i = 6
@@ -60,9 +73,12 @@ do
     local count = tonumber(ARGV[i + 1])
     i = i + 2
     for _ = 1, count do
-      local h = tonumber(ARGV[i + 1])
+      local uid, h = ARGV[i], tonumber(ARGV[i + 1])
+      if not h or h < 0 or h >= 4294967296 or h % 1 ~= 0 then return -3 end
       if h % groups ~= group then return -2 end
-      if checked % 64 == 0 and hash(ARGV[i]) ~= h then return -3 end
+      if (checkAll or checked % 64 == 0 or #uid > 55 or string.find(uid, "[\128-\255]")) and hash(uid) ~= h then
+        return -3
+      end
       checked = checked + 1
       i = i + per
     end

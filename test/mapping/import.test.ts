@@ -194,7 +194,8 @@ describe("bitsync map import", () => {
 
   it("resumes from its checkpoint after being killed at random points, several times", async () => {
     const { topic, mapper, env } = setup();
-    const uids = Array.from({ length: 60_000 }, (_, i) => uid(i));
+    // Large enough that three kills, each within 150 ms of a checkpoint, land well before the end.
+    const uids = Array.from({ length: 100_000 }, (_, i) => uid(i));
     const file = join(dir, "kill.ndjson");
     writeFileSync(file, uids.map((u) => JSON.stringify({ uid: u, corpId: "k" })).join("\n") + "\n");
     const checkpoint = join(dir, "kill.cp.json");

@@ -136,6 +136,39 @@ describe("allocation", () => {
     expect(await mapper({ namespace: m.keys.namespace, groups: 2, cacheEntries: 0 }).lookup(ids)).toEqual(bits);
   });
 
+  it("splits from any initial bucket count (presizing does not round to a power of two), each uid in its bucket", async () => {
+    const G = 3;
+    const m = mapper({ groups: G, initialBuckets: 5, bucketLoad: 4 });
+    const ids = uids(6000, "n");
+    const first = new Map<string, number>();
+    for (let o = 0; o < ids.length; o += 700) {
+      for (const x of (await m.allocate(ids.slice(o, o + 700).map((uid) => ({ uid, corpId: "c" })))).mappings) {
+        first.set(x.uid, x.bit);
+      }
+    }
+    expect(await mapper({ namespace: m.keys.namespace, groups: G, cacheEntries: 0 }).lookup(ids)).toEqual(
+      ids.map((u) => first.get(u)),
+    );
+    // Every forward bucket holds exactly the uids the layout (b0 5, some levels, a split point) puts there.
+    for (let g = 0; g < G; g++) {
+      const [b0, level, split] = (await redis.hmget(m.keys.meta(g), "b0", "level", "split")).map(Number) as [
+        number,
+        number,
+        number,
+      ];
+      expect(b0).toBe(5);
+      expect(level).toBeGreaterThanOrEqual(3); // grown through several rounds of splits
+      const width = b0 * 2 ** level;
+      for (let b = 0; b < width + split; b++) {
+        for (const uid of await redis.hkeys(m.keys.forward(g, b))) {
+          const hb = Math.floor(uidHash(uid) / G);
+          const want = hb % width < split ? hb % (2 * width) : hb % width;
+          expect(want, uid).toBe(b);
+        }
+      }
+    }
+  });
+
   it("rejects invalid IDs with a reason, before writing anything", async () => {
     const m = mapper();
     await expect(
@@ -162,6 +195,15 @@ describe("allocation", () => {
     // Entry 64 (the second one re-hashed) lies by a multiple of 4: same group, other hash.
     const lied = right.map((v, k) => (k === 129 ? (v as number) + 4 : v));
     expect(await call(lied)).toBe(MappingScriptCode.BAD_HASH);
+    // A call of up to 64 entries has every hash checked; a hash that is not a u32 is refused too.
+    expect(await call(right.slice(0, 20).map((v, k) => (k === 11 ? (v as number) + 4 : v)))).toBe(
+      MappingScriptCode.BAD_HASH,
+    );
+    expect(await call([mine[0]!, uidHash(mine[0]!) + 4 * 2 ** 32])).toBe(MappingScriptCode.BAD_HASH);
+    // A uid over 55 bytes (where the client's one-block SHA-1 gives way) is always checked.
+    const long = all.map((u) => u.padEnd(60, "x")).find((u) => uidHash(u) % 4 === 1)!;
+    const bigLie = [...right, long, uidHash(long) + 4];
+    expect(await call(bigLie)).toBe(MappingScriptCode.BAD_HASH);
     const other = all.find((u) => uidHash(u) % 4 === 2)!;
     expect(await call([...right.slice(0, 10), other, uidHash(other)])).toBe(MappingScriptCode.WRONG_GROUP);
     expect(await redis.exists(m.keys.meta(1))).toBe(0);
