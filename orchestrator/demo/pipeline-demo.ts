@@ -10,7 +10,6 @@ import { join } from "node:path";
 import mysql from "mysql2/promise";
 import type { Logger } from "pino";
 import { configFromEnv } from "../config/config.js";
-import { createKafka } from "../kafka/client.js";
 import { RecordPublisher } from "../kafka/producer.js";
 import { createMappingContext } from "../mapping/context.js";
 import { runImport } from "../mapping/import.js";
@@ -87,8 +86,7 @@ export async function runPipelineDemo(opts: PipelineDemoOptions): Promise<void> 
 
     // ---- 2. cold-start mapping --------------------------------------------------------------
     const mapping = createMappingContext(base, log);
-    const kafka = createKafka({ brokers: base.kafkaBrokers, clientId: "bitsync-demo" }, log);
-    const publisher = new RecordPublisher(kafka, { log });
+    const publisher = new RecordPublisher(mapping.kafka, { log }); // the context's one Kafka client
     const dir = mkdtempSync(join(tmpdir(), "bitsync-demo-"));
     let bits: (number | null)[];
     try {
