@@ -9,7 +9,7 @@ import { deadLetterRecord } from "../kafka/dead-letter.js";
 import type { RecordPublisher } from "../kafka/producer.js";
 import { parseRegistration, type IdRules } from "./ids.js";
 import type { IdMapper } from "./mapper.js";
-import { mappingRecords } from "./publish.js";
+import { KafkaMappingSink } from "./publish.js";
 
 export interface RegistrationHandlerOptions {
   mapper: IdMapper;
@@ -31,6 +31,7 @@ export class MappingUnavailableError extends BitsyncError {
 
 export function registrationHandler(opts: RegistrationHandlerOptions) {
   const { mapper, publisher, rules, log } = opts;
+  const downstream = new KafkaMappingSink(publisher, opts.mappingTopic, opts.mappingsPerMessage);
   return async (batch: { topic: string; partition: number; messages: KafkaMessage[] }): Promise<void> => {
     const good: { uid: string; corpId: string }[] = [];
     const dead: ReturnType<typeof deadLetterRecord>[] = [];
@@ -72,9 +73,7 @@ export function registrationHandler(opts: RegistrationHandlerOptions) {
     // allocation and publishing, the redelivered batch finds its uids mapped, and they must
     // still reach the warehouse.
     await Promise.all([
-      mapped.mappings.length > 0
-        ? publisher.publish(opts.mappingTopic, mappingRecords(mapped.mappings, opts.mappingsPerMessage))
-        : null,
+      downstream.publish(mapped.mappings),
       dead.length > 0 ? publisher.publish(opts.dlqTopic, dead) : null,
     ]);
     opts.onBatch?.({

@@ -62,8 +62,3 @@ export function uidHash(uid: string): number {
   // Only the first word of the digest: h0 + a.
   return (0x67452301 + a) >>> 0;
 }
-
-/** The allocator group of a uid: hash mod G. */
-export function groupOf(uid: string, groups: number): number {
-  return uidHash(uid) % groups;
-}

@@ -78,9 +78,14 @@ export function parseRegistration(value: Buffer | null, rules: IdRules): Registr
     return { reason: "not a JSON object {uid, corpId}" };
   }
   const o = body as Record<string, unknown>;
-  const uid = readId(o.uid, "uid", rules);
-  if ("reason" in uid) return uid;
-  const corp = readId(o.corpId, "corpId", rules);
-  if ("reason" in corp) return corp;
-  return { uid: uid.id, corpId: corp.id };
+  return readEntry(o.uid, o.corpId, rules);
+}
+
+/** A uid and its corpId as IDs (readId), or the reason the first bad one is not acceptable. */
+export function readEntry(uid: unknown, corpId: unknown, rules: IdRules): Registration | { reason: string } {
+  const u = readId(uid, "uid", rules);
+  if ("reason" in u) return u;
+  const c = readId(corpId, "corpId", rules);
+  if ("reason" in c) return c;
+  return { uid: u.id, corpId: c.id };
 }

@@ -10,7 +10,7 @@ import { appendFileSync, existsSync, readFileSync, realpathSync, renameSync, sta
 import { basename, dirname, join, resolve } from "node:path";
 import { BitsyncError } from "../errors.js";
 import { ensureIdentity, readIdentity } from "./identity.js";
-import { readId, type IdRules } from "./ids.js";
+import { readEntry, type IdRules } from "./ids.js";
 import type { IdMapper, Mapping } from "./mapper.js";
 import type { ImportSource } from "./sources.js";
 
@@ -316,13 +316,12 @@ export async function runImport(opts: ImportOptions): Promise<ImportSummary> {
       if ("reason" in row) {
         rejects.push(JSON.stringify({ line: row.line, reason: row.reason, raw: row.raw }) + "\n");
       } else {
-        const uid = readId(row.uid, "uid", rules);
-        const corp = "reason" in uid ? uid : readId(row.corpId, "corpId", rules);
-        if ("reason" in uid || "reason" in corp) {
-          const reason = "reason" in uid ? uid.reason : (corp as { reason: string }).reason;
-          rejects.push(JSON.stringify({ line: row.line, reason, raw: { uid: row.uid, corpId: row.corpId } }) + "\n");
+        const entry = readEntry(row.uid, row.corpId, rules);
+        if ("reason" in entry) {
+          const raw = { uid: row.uid, corpId: row.corpId };
+          rejects.push(JSON.stringify({ line: row.line, reason: entry.reason, raw }) + "\n");
         } else {
-          batch.push({ uid: uid.id, corpId: corp.id });
+          batch.push(entry);
         }
       }
       if (batch.length >= batchSize || rejects.length >= batchSize) await flush();

@@ -156,9 +156,12 @@ export class IdMapper {
     await this.#perGroup(
       mappings.map((m) => m.uid),
       async (group, idx, hashes) => {
-        // The bit says another group than the uid's hash: it was made with another G.
-        const kept = idx.filter((i) => mappings[i]!.bit % this.groups === group);
-        for (const i of idx) if (mappings[i]!.bit % this.groups !== group) out.conflicts.push(mappings[i]!);
+        const kept: number[] = [];
+        for (const i of idx) {
+          // A bit of another group than the uid's hash: it was made with another G.
+          if (mappings[i]!.bit % this.groups === group) kept.push(i);
+          else out.conflicts.push(mappings[i]!);
+        }
         if (kept.length === 0) return;
         const { args, order } = corpRuns(
           this.#allocateHead(group, "restore"),

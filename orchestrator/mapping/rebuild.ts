@@ -1,12 +1,12 @@
 // Rebuilding the mapping from the downstream topic: every mapping {uid, corpId, bit} ever published
-// (one per record, or arrays of them: publish.ts) is restored with its own bit. The topic is read from the beginning up to the end offsets it had
-// when the rebuild started; bits are never moved, so a rebuild into a non-empty mapping only
-// fills in what is missing and reports conflicts.
+// (one per record, or arrays of them: publish.ts) is restored with its own bit. The topic is read
+// from the beginning up to the end offsets it had when the rebuild started; bits are never moved,
+// so a rebuild into a non-empty mapping only fills in what is missing and reports conflicts.
 import type { Kafka } from "kafkajs";
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
 import { BatchConsumer } from "../kafka/batch-consumer.js";
-import { readId, type IdRules } from "./ids.js";
+import { readEntry, type IdRules } from "./ids.js";
 import type { IdMapper, Mapping } from "./mapper.js";
 
 export interface RebuildSummary {
@@ -14,7 +14,10 @@ export interface RebuildSummary {
   restored: number;
   unchanged: number;
   conflicts: Mapping[];
-  /** Mappings (records, or elements of an array record) that are not {uid, corpId, bit}: skipped, with the first few reasons. */
+  /**
+   * Mappings (records, or elements of an array record) that are not {uid, corpId, bit}: skipped,
+   * with the first few reasons.
+   */
   malformed: number;
   reasons: string[];
   seconds: number;
@@ -35,15 +38,13 @@ export class RebuildError extends BitsyncError {}
 function readMapping(v: unknown, rules: IdRules): Mapping | { reason: string } {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return { reason: "not a JSON object" };
   const o = v as Record<string, unknown>;
-  const uid = readId(o.uid, "uid", rules);
-  if ("reason" in uid) return uid;
-  const corp = readId(o.corpId, "corpId", rules);
-  if ("reason" in corp) return corp;
+  const entry = readEntry(o.uid, o.corpId, rules);
+  if ("reason" in entry) return entry;
   if (typeof o.bit !== "number") return { reason: `bit is ${o.bit === null ? "null" : typeof o.bit}, not a number` };
   // Past 2^53 JSON.parse has already rounded the number: saying which it was would print another.
   if (!Number.isSafeInteger(o.bit) || o.bit < 0)
     return { reason: "bit is not an integer in 0 to 2^53 - 1 (a mapping's bits are dense)" };
-  return { uid: uid.id, corpId: corp.id, bit: o.bit };
+  return { ...entry, bit: o.bit };
 }
 
 /**
