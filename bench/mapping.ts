@@ -28,6 +28,7 @@ import { IdMapper } from "../orchestrator/mapping/mapper.js";
 import { createRegistrationConsumer } from "../orchestrator/mapping/registrations.js";
 import { KafkaMappingSink, mappingRecord, mappingRecords } from "../orchestrator/mapping/publish.js";
 import { ndjsonSource, sqlSource } from "../orchestrator/mapping/sources.js";
+import { cpuPerItem, cpuSnapshot } from "./cpu.js";
 import { rawWriteFloor } from "./raw-write.js";
 import { mulberry32 } from "../orchestrator/util/prng.js";
 import { BitmapCore } from "../orchestrator/wasm/core.js";
@@ -80,6 +81,9 @@ const purge = async (pattern: string): Promise<void> => {
 /** A mapper of the bench's group count in `namespace`, without a uid cache. */
 const mapperIn = (namespace: string): IdMapper =>
   new IdMapper(redis, { groups: config.mapGroups, rules, batchSize: 2000, cacheEntries: 0, namespace });
+const cpuText = (c: ReturnType<typeof cpuPerItem>): string =>
+  `Redis ${c.redis_us.toFixed(2)} µs, Node ${c.node_us.toFixed(2)} µs, broker ${c.broker_us?.toFixed(2) ?? "n/a"} µs; ` +
+  `${c.total_us.toFixed(2)} µs in all, so 2 cores allow at most ${((2 * 1e6) / c.total_us).toFixed(0)} IDs/s`;
 const usedMemory = async (): Promise<number> => Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
 
 try {
@@ -96,6 +100,7 @@ try {
   // ---- subject: the cold start (file -> Redis -> Kafka, checkpointed) --------------------------
   const mapper = mapperIn(ns);
   const memBefore = await usedMemory();
+  const cpuBefore = await cpuSnapshot(redis);
   t = performance.now();
   const summary = await runImport({
     source: ndjsonSource(file),
@@ -107,6 +112,7 @@ try {
     rejects: join(dir, "rejects.ndjson"),
   });
   const importS = (performance.now() - t) / 1000;
+  const importCpu = cpuPerItem(cpuBefore, await cpuSnapshot(redis), summary.mapped);
   const idsPerS = summary.mapped / importS;
   log(`import: ${summary.mapped} IDs in ${importS.toFixed(1)} s = ${idsPerS.toFixed(0)} IDs/s`);
   const split = summary.time;
@@ -114,6 +120,7 @@ try {
     `  where the time went (overlapped stages): read and parse ${split.readParse.toFixed(1)} s, ` +
       `allocate ${split.allocate.toFixed(1)} s, publish ${split.publish.toFixed(1)} s; the reader waited ${split.wait.toFixed(1)} s`,
   );
+  log(`  CPU per ID: ${cpuText(importCpu)}`);
   const memory = await mapper.memory(Number.MAX_SAFE_INTEGER);
   const usedDelta = (await usedMemory()) - memBefore;
   log(
@@ -126,9 +133,16 @@ try {
   // baseline), and in the import's batches of 20,000 (a writer holding what the import holds: at
   // this size nearly one forward field per HSET).
   const buckets = Number(await redis.hget(mapper.keys.meta(0), "b0"));
+  const floorCpu: Record<string, number> = {};
   const floor = async (batchSize: number, prefix: string): Promise<number> => {
     const opts = { url: config.redisUrl, prefix, groups: config.mapGroups, buckets, batchSize };
+    const before = await cpuSnapshot(redis);
     const perS = N / (await rawWriteFloor(N, (i) => ({ uid: uidOf(i), corpId: corpOf(i) }), opts));
+    floorCpu[batchSize === N ? "whole_set" : `batches_of_${batchSize}`] = cpuPerItem(
+      before,
+      await cpuSnapshot(redis),
+      N,
+    ).redis_us;
     await purge(`{${prefix}:*}:*`);
     return perS;
   };
@@ -136,7 +150,8 @@ try {
   const floorBatchedPerS = await floor(20_000, `${ns}g`);
   log(
     `floor: the same entries as plain pipelined HSETs, ${floorPerS.toFixed(0)} IDs/s grouped over the whole set, ` +
-      `${floorBatchedPerS.toFixed(0)} IDs/s in batches of 20,000 (${buckets} forward buckets a group)`,
+      `${floorBatchedPerS.toFixed(0)} IDs/s in batches of 20,000 (${buckets} forward buckets a group); ` +
+      `Redis CPU per ID ${floorCpu.whole_set!.toFixed(2)} and ${floorCpu.batches_of_20000!.toFixed(2)} µs`,
   );
 
   // ---- lookups ---------------------------------------------------------------------------------
@@ -311,6 +326,10 @@ try {
     naive_bytes_per_id: naiveBytes,
     raw_write_ids_per_s: floorPerS,
     raw_write_ids_per_s_batches_of_20000: floorBatchedPerS,
+    // CPU per ID of each process in the cold start; 2 cores / total is the machine's ceiling.
+    import_cpu_per_id: importCpu,
+    import_cpu_ceiling_ids_per_s: (2 * 1e6) / importCpu.total_us,
+    raw_write_redis_cpu_us_per_id: floorCpu,
   };
   const ratios = {
     cold_start_vs_raw_write: idsPerS / floorPerS,
