@@ -1,12 +1,21 @@
 import { configDefaults, defineConfig } from "vitest/config";
 
+/** Audience suites that also run against the Redis Cluster (test/helpers/stack.ts redisTarget). */
+const CLUSTER_SUITES = [
+  "test/sync/sync.test.ts",
+  "test/sync/crash.test.ts",
+  "test/sync/cli.test.ts",
+  "test/cache/versions.test.ts",
+  "test/serve/api.test.ts",
+];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Suites that need the stack get it from scripts/test.sh; they fail, not skip, without it.
     pool: "forks",
-    // `npx vitest run` runs both projects; `--project unit` or `--project fault` one of them.
+    // `npx vitest run` runs every project; `--project unit`, `cluster` or `fault` one of them.
     projects: [
       {
         extends: true,
@@ -14,6 +23,17 @@ export default defineConfig({
           name: "unit",
           include: ["test/**/*.test.ts"],
           exclude: [...configDefaults.exclude, "test/fault/**"],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // The audience suites again, on the stack's Redis Cluster (REDIS_CLUSTER_NODES): REDIS_URL
+        // points at a port nothing listens on, so anything still using it fails.
+        extends: true,
+        test: {
+          name: "cluster",
+          include: CLUSTER_SUITES,
+          env: { BITSYNC_TEST_REDIS: "cluster", REDIS_URL: "redis://127.0.0.1:1" },
           sequence: { groupOrder: 0 },
         },
       },

@@ -14,7 +14,7 @@
 // - A query resolves its version once and answers entirely from it, even if a swap lands
 //   meanwhile: a check that started on version V finishes on V.
 // - A segment absent from the index is empty: it answers without any I/O.
-import type { Redis } from "ioredis";
+import type { RedisLike } from "../redis/cluster.js";
 import type { Logger } from "pino";
 import { BitsyncError } from "../errors.js";
 import type { Head, VersionStore, SwapNotice } from "../versions/store.js";
@@ -94,7 +94,7 @@ export class SegmentCache {
   readonly #lru: SegmentLru;
   readonly #loading = new Map<string, Promise<ResidentBlob>>();
   #poll: NodeJS.Timeout | undefined;
-  #subscriber: Redis | undefined;
+  #subscriber: RedisLike | undefined;
 
   constructor(store: VersionStore, core: BitmapCore, opts: CacheOptions) {
     if (opts.budgetBytes > core.budgetBytes) {
@@ -107,7 +107,7 @@ export class SegmentCache {
   }
 
   /** Listens for swap notifications on `subscriber` (a dedicated connection) and starts polling. */
-  async start(subscriber: Redis, channel: string): Promise<void> {
+  async start(subscriber: RedisLike, channel: string): Promise<void> {
     this.#subscriber = subscriber;
     subscriber.on("message", (ch: string, message: string) => {
       if (ch !== channel) return;

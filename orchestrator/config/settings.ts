@@ -257,7 +257,7 @@ export const SETTINGS = [
     key: "redisClusterNodes",
     env: "REDIS_CLUSTER_NODES",
     default: "",
-    help: "Comma-separated host:port seed nodes of a Redis Cluster for the ID mapping (empty: use REDIS_URL)",
+    help: "Comma-separated host:port seed nodes of a Redis Cluster for everything: the ID mapping, every audience, swap notices (REDIS_URL is then unused; empty: use REDIS_URL)",
     parse: (raw: string, env: string): string[] => hostPorts(raw, env, true),
   } satisfies Setting<"redisClusterNodes">,
   {

@@ -146,7 +146,7 @@ export async function runPipelineDemo(opts: PipelineDemoOptions): Promise<void> 
     try {
       for (const a of AUDIENCES) {
         // Each run starts from scratch: the demo audiences' keys are the demo's own.
-        const stale = await sync.redis.keys(`{aud:${a.id}}:*`);
+        const stale = await sync.store.allKeys(a.id);
         if (stale.length > 0) await sync.redis.del(...stale);
         const r = await syncAudience(sync.deps, a.id);
         step(`sync ${a.id} (${a.name}): version ${r.version}, ${r.cardinality} members, ${r.segments} segments`);

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { RedisLike } from "./cluster.js";
 import type { Logger } from "pino";
 import { redact } from "../config/config.js";
@@ -35,13 +35,22 @@ export function createRedis(url: string, log?: Logger, opts: RedisClientOptions 
 }
 
 /**
- * A second connection to the same server (subscriber, bulk writes) that waits for its own first
- * connection: the original's fail-fast switch is not copied to it.
+ * A second connection to the same server or cluster (subscriber, bulk writes) that waits for its
+ * own first connection: the original's fail-fast switch is not copied to it. On a cluster,
+ * `overrides` apply to the connection of every node; `enableAutoPipelining` to the cluster.
  */
-export function duplicateRedis(redis: Redis, name: string, overrides: Partial<RedisOptions> = {}): Redis {
-  const dup = redis.duplicate({ ...overrides, connectionName: name, enableOfflineQueue: true });
+export function duplicateRedis<R extends RedisLike>(redis: R, name: string, overrides: Partial<RedisOptions> = {}): R {
+  if (redis instanceof Cluster) {
+    const { enableAutoPipelining, ...perNode } = overrides;
+    return redis.duplicate([], {
+      ...(enableAutoPipelining !== undefined ? { enableAutoPipelining } : {}),
+      redisOptions: { ...redis.options.redisOptions, ...perNode, connectionName: name },
+    }) as R;
+  }
+  const single = redis as Redis;
+  const dup = single.duplicate({ ...overrides, connectionName: name, enableOfflineQueue: true });
   dup.once("ready", () => void (dup.options.enableOfflineQueue = false));
-  return dup;
+  return dup as R;
 }
 
 // What ioredis says when the server is away, frozen or cut off; not a reply of the server.
@@ -57,10 +66,11 @@ export function isRedisUnreachable(err: unknown): boolean {
 }
 
 /**
- * Waits until Redis answers a PING, for up to `timeoutMs` (a daemon started together with its
- * Redis gets a moment), then fails with a message naming the URL.
+ * Waits until Redis (or the cluster, its slots known) is ready, for up to `timeoutMs` (a daemon
+ * started together with its Redis gets a moment), then fails with a message naming `where`
+ * (the URL, or the cluster's seed nodes).
  */
-export async function ensureReachable(redis: Redis, url: string, timeoutMs: number): Promise<void> {
+export async function ensureReachable(redis: RedisLike, where: string, timeoutMs: number): Promise<void> {
   // Waits for the connection rather than queueing PINGs: a command left in the offline queue
   // would hold its own timer, and the process, after a failed start.
   let lastError = "no connection yet";
@@ -77,8 +87,8 @@ export async function ensureReachable(redis: Redis, url: string, timeoutMs: numb
     });
     if (!ready) {
       throw new RedisUnavailableError(
-        `Redis at ${redact(url)} did not answer within ${timeoutMs / 1000} s (${lastError}): ` +
-          `start it, or point REDIS_URL at it`,
+        `Redis at ${where} did not answer within ${timeoutMs / 1000} s (${lastError}): ` +
+          `start it, or point ${redis instanceof Cluster ? "REDIS_CLUSTER_NODES" : "REDIS_URL"} at it`,
       );
     }
   } finally {

@@ -44,3 +44,42 @@ export function createRedisCluster(nodes: string[], log?: Logger, opts: RedisCli
   );
   return cluster;
 }
+
+/**
+ * Whether every server the client writes to answers a PING within `timeoutMs`: the one Redis, or
+ * every master of the cluster as the client knows them. A master that died is "down" until the
+ * client's slot map names its promoted replica instead (a refresh follows the first redirect or
+ * failed command, and runs every few seconds).
+ */
+export async function pingEvery(redis: RedisLike, timeoutMs: number): Promise<boolean> {
+  const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
+  if (servers.length === 0) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
+  try {
+    const all = Promise.all(servers.map((s) => s.ping())).then(
+      () => true,
+      () => false,
+    );
+    return await Promise.race([all, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Every key matching `pattern`, by SCAN (never KEYS: it would block a server holding millions):
+ * on a cluster, on every master, since SCAN walks one node's keys.
+ */
+export async function scanKeys(redis: RedisLike, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const server of redis instanceof Cluster ? redis.nodes("master") : [redis]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await server.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      out.push(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
+  return out;
+}

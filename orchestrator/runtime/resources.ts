@@ -3,9 +3,8 @@
 // created in reverse order of creation (a client outlives what was built on it). close() is
 // idempotent, and reports each step to a caller that keeps a shutdown deadline (Shutdown.step).
 import type { Logger } from "pino";
-import type { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
-import type { Config } from "../config/config.js";
+import { redact, type Config } from "../config/config.js";
 import { createKafka } from "../kafka/client.js";
 import { closeRedis, createRedis, duplicateRedis } from "../redis/client.js";
 import { createRedisCluster, type RedisLike } from "../redis/cluster.js";
@@ -49,17 +48,42 @@ export class Resources {
     );
   }
 
-  /** The Redis of audiences (REDIS_URL). */
-  get redis(): Redis {
+  /** Where the Redis of this process is, for messages: the URL (redacted) or the cluster's seeds. */
+  get redisWhere(): string {
+    const c = this.config;
+    return c.redisClusterNodes.length > 0
+      ? `the Redis Cluster of ${c.redisClusterNodes.join(",")}`
+      : redact(c.redisUrl);
+  }
+
+  /**
+   * The Redis of audiences: the Redis Cluster of REDIS_CLUSTER_NODES when set (REDIS_URL is then
+   * not used), else REDIS_URL. Every key of one audience shares its {aud:ID} tag, so each script
+   * and pipeline runs on the one master of that slot.
+   */
+  get redis(): RedisLike {
     return this.#once(
       "the Redis connection",
-      () => createRedis(this.config.redisUrl, this.log, { commandTimeoutMs: this.config.redisCommandTimeoutMs }),
+      () => this.#client("bitsync"),
       (r) => closeRedis(r),
     );
   }
 
-  /** A connection of its own for the swap notifications (a subscribed connection does nothing else). */
-  get subscriber(): Redis {
+  #client(name: string): RedisLike {
+    const c = this.config;
+    const opts = { name, commandTimeoutMs: c.redisCommandTimeoutMs };
+    return c.redisClusterNodes.length > 0
+      ? createRedisCluster(c.redisClusterNodes, this.log, opts)
+      : createRedis(c.redisUrl, this.log, opts);
+  }
+
+  /**
+   * A connection of its own for the swap notifications (a subscribed connection does nothing
+   * else). On a cluster it subscribes on one node; a PUBLISH on any master (the scripts' swap
+   * and rollback notices) reaches every node's subscribers over the cluster bus, and the client
+   * subscribes again elsewhere when its node fails.
+   */
+  get subscriber(): RedisLike {
     return this.#once(
       "the swap subscriber",
       () => {
@@ -73,18 +97,11 @@ export class Resources {
     );
   }
 
-  /** The ID mapping's client: the Redis Cluster of REDIS_CLUSTER_NODES, else REDIS_URL. */
+  /** The ID mapping's client, on the same Redis or cluster as the audiences' (its own connections). */
   get mappingRedis(): RedisLike {
-    const c = this.config;
     return this.#once(
       "the mapping's Redis connection",
-      () =>
-        c.redisClusterNodes.length > 0
-          ? createRedisCluster(c.redisClusterNodes, this.log, {
-              name: "bitsync-mapping",
-              commandTimeoutMs: c.redisCommandTimeoutMs,
-            })
-          : createRedis(c.redisUrl, this.log, { name: "bitsync-mapping", commandTimeoutMs: c.redisCommandTimeoutMs }),
+      () => this.#client("bitsync-mapping"),
       (r) => closeRedis(r),
     );
   }

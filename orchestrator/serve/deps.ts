@@ -1,6 +1,6 @@
 // What the HTTP app and its routes are given: its own module, so that the routes need not import
 // the app that registers them.
-import type { Redis } from "ioredis";
+import type { RedisLike } from "../redis/cluster.js";
 import type { Logger } from "pino";
 import type { SegmentCache } from "../cache/segment-cache.js";
 import type { IdMapper } from "../mapping/mapper.js";
@@ -17,7 +17,7 @@ export interface AppDeps {
   mapper: IdMapper;
   store: VersionStore;
   /** Pinged by /readyz. */
-  redis: Redis;
+  redis: RedisLike;
   metrics: ServeMetrics;
   /** The /metrics text when it is not this process's registry alone (workers of one daemon). */
   metricsText?: () => Promise<string>;

@@ -40,7 +40,7 @@ export async function createService(
   const resources = new Resources(config, log);
   const sync = syncContextOf(resources);
   try {
-    await ensureReachable(sync.redis, config.redisUrl, config.startupTimeoutMs);
+    await ensureReachable(sync.redis, resources.redisWhere, config.startupTimeoutMs);
   } catch (err) {
     await resources.close();
     throw err;

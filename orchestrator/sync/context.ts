@@ -1,7 +1,7 @@
 // The sync's dependencies, taken from the process's resources (runtime/resources.ts): one place
 // that knows what a sync needs, shared by the CLI, the daemon and the tests.
 import type { Logger } from "pino";
-import type { Redis } from "ioredis";
+import type { RedisLike } from "../redis/cluster.js";
 import type { Config } from "../config/config.js";
 import { Resources } from "../runtime/resources.js";
 import type { VersionStore } from "../versions/store.js";
@@ -10,7 +10,7 @@ import type { SyncDeps } from "./sync.js";
 export interface SyncContext {
   deps: SyncDeps;
   store: VersionStore;
-  redis: Redis;
+  redis: RedisLike;
   /** Closes the source now: reads in flight fail at once (a stop that must not wait on them). */
   abandonReads(): Promise<void>;
   /** Closes the resources (those of the caller's Resources when it passed its own). */

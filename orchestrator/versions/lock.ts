@@ -1,6 +1,6 @@
 // The sync lock of one audience: taken with SET NX PX, extended while its holder works, released
 // by token (a lock that expired and was taken over is never released by its old holder).
-import type { Redis } from "ioredis";
+import type { RedisLike } from "../redis/cluster.js";
 import type { BitsyncScripts } from "../redis/scripts.js";
 
 export class AudienceLock {
@@ -8,7 +8,7 @@ export class AudienceLock {
   #timer: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: Redis & BitsyncScripts,
+    private readonly redis: RedisLike & BitsyncScripts,
     readonly key: string,
     readonly token: string,
     ttlMs: number,

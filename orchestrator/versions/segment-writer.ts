@@ -1,6 +1,6 @@
 // Writing an audience's segments to Redis: content-addressed keys, large segments as hashes of
 // pieces, pipelined at the protocol level with bounded memory, paced when asked.
-import type { Redis } from "ioredis";
+import type { RedisLike } from "../redis/cluster.js";
 import type { AudienceKeys } from "./keys.js";
 
 export interface WriterOptions {
@@ -47,7 +47,7 @@ export class SegmentWriter {
   #failure: unknown;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisLike,
     keys: AudienceKeys,
     private readonly options: WriterOptions,
     private readonly onProgress?: (bytes: number) => void,

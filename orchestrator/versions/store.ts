@@ -2,7 +2,7 @@
 // version; and the Lua operations that switch versions (swap, rollback) and collect garbage.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Redis } from "ioredis";
+import { scanKeys, type RedisLike } from "../redis/cluster.js";
 import { closeRedis, duplicateRedis } from "../redis/client.js";
 import { withScripts, type BitsyncScripts } from "../redis/scripts.js";
 import { audienceScriptError, SyncConflictError } from "./errors.js";
@@ -45,14 +45,14 @@ export interface SwapNotice {
 }
 
 export class VersionStore {
-  readonly redis: Redis & BitsyncScripts;
+  readonly redis: RedisLike & BitsyncScripts;
   /** A second connection for bulk segment writes, opened on first use. */
-  #bulk: Redis | undefined;
+  #bulk: RedisLike | undefined;
   /** Each audience's key names, built (and its id validated) once. */
   readonly #keys = new Map<string, AudienceKeys>();
 
   constructor(
-    redis: Redis,
+    redis: RedisLike,
     readonly options: StoreOptions,
   ) {
     this.redis = withScripts(redis);
@@ -179,6 +179,13 @@ export class VersionStore {
     const bulk = this.#bulk;
     this.#bulk = undefined;
     if (bulk) await closeRedis(bulk);
+  }
+
+  /** Every key of the audience, whatever made it (its {aud:ID} tag), found by SCAN. */
+  async allKeys(audience: string): Promise<string[]> {
+    const tag = this.keys(audience).head.slice(0, -":head".length);
+    // The tag's braces are glob-safe; the id is digits (input.ts).
+    return scanKeys(this.redis, `${tag}:*`);
   }
 
   /** Hashes in the segs set: segments that are (or were, until they expired) stored. */

@@ -7,7 +7,8 @@ import { audienceKeys } from "../../orchestrator/versions/keys.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { members, newAudienceId, sourceFixture } from "../helpers/audience.js";
-import { waitFor } from "../helpers/stack.js";
+import { scanKeys } from "../../orchestrator/redis/cluster.js";
+import { testRedis, waitFor } from "../helpers/stack.js";
 import { containsMany } from "../helpers/cache.js";
 
 const fx = sourceFixture();
@@ -17,7 +18,7 @@ const range = (from: number, n: number): number[] => Array.from({ length: n }, (
 
 /** What Redis loses in a restart without persistence, for this audience alone. */
 async function loseAudience(aud: string): Promise<void> {
-  const keys = await redis.keys(audienceKeys(aud).head.replace(/:head$/, ":*"));
+  const keys = await scanKeys(redis, audienceKeys(aud).head.replace(/:head$/, ":*"));
   if (keys.length > 0) await redis.del(...keys);
 }
 
@@ -29,7 +30,7 @@ describe("a head recreated after Redis lost the audience", () => {
     const ctx = fx.table.context({ BITSYNC_SWAP_CHANNEL: channel });
     const core = BitmapCore.create({ budgetBytes: 16 << 20 });
     const cache = new SegmentCache(ctx.store, core, { budgetBytes: 16 << 20, pollMs: 100 });
-    const subscriber = redis.duplicate();
+    const subscriber = testRedis();
     await cache.start(subscriber, channel);
     try {
       expect((await syncAudience(ctx.deps, aud)).version).toBe(1);
@@ -65,7 +66,7 @@ describe("a head recreated after Redis lost the audience", () => {
     const ctx = fx.table.context();
     const core = BitmapCore.create({ budgetBytes: 16 << 20 });
     const cache = new SegmentCache(ctx.store, core, { budgetBytes: 16 << 20, pollMs: 50 });
-    const subscriber = redis.duplicate();
+    const subscriber = testRedis();
     // A channel nobody publishes on: only the poll can notice.
     await cache.start(subscriber, `bitsync:test:silent:${aud}`);
     try {
@@ -93,7 +94,7 @@ describe("segments of versions no longer retained", () => {
     const ctx = fx.table.context({ BITSYNC_SWAP_CHANNEL: channel, BITSYNC_SYNC_MAX_DRIFT: "100" });
     const core = BitmapCore.create({ budgetBytes: 64 << 20 });
     const cache = new SegmentCache(ctx.store, core, { budgetBytes: 64 << 20, pollMs: 0 });
-    const subscriber = redis.duplicate();
+    const subscriber = testRedis();
     await cache.start(subscriber, channel);
     const space = 16 * 2 ** 20; // 16 segments, each new in every version
     try {

@@ -1,13 +1,13 @@
 // Audiences in a real MariaDB source table (mysql dialect: BLOBs in StarRocks' serialized format),
 // and a sync context on the real Redis, each test with its own table and audience ids.
 import { randomInt } from "node:crypto";
-import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll } from "vitest";
 import { configFromEnv, type Config } from "../../orchestrator/config/config.js";
 import { createSyncContext, type SyncContext } from "../../orchestrator/sync/context.js";
 import { mulberry32, portable } from "./roaring.js";
-import { stackEnv, uniqueName } from "./stack.js";
+import { scanKeys, type RedisLike } from "../../orchestrator/redis/cluster.js";
+import { redisTargetEnv, stackEnv, testRedis, uniqueName } from "./stack.js";
 
 export function newAudienceId(): string {
   return String(randomInt(1, 2 ** 47));
@@ -69,6 +69,7 @@ export class SourceTable {
       BITSYNC_SOURCE_COUNT_COLUMN: "cnt",
       BITSYNC_VERSION_TTL_SECONDS: "3600",
       BITSYNC_LOG_LEVEL: "silent",
+      ...redisTargetEnv(),
       ...(this.mysqlUrl !== undefined ? { MYSQL_URL: this.mysqlUrl } : {}),
       ...extra,
     };
@@ -92,11 +93,11 @@ export function members(count: number, space: number, seed: number): number[] {
 }
 
 /**
- * A source table and a client of the stack's Redis for one test file: the table is made before
- * the file's tests and dropped after them, the client closed.
+ * A source table and a client of the suite's Redis (redisTarget) for one test file: the table is
+ * made before the file's tests and dropped after them, the client closed.
  */
-export function sourceFixture(): { readonly table: SourceTable; readonly redis: Redis } {
-  const redis = new Redis(stackEnv().redisUrl);
+export function sourceFixture(): { readonly table: SourceTable; readonly redis: RedisLike } {
+  const redis = testRedis();
   let table: SourceTable | undefined;
   beforeAll(async () => {
     table = await SourceTable.create();
@@ -115,13 +116,6 @@ export function sourceFixture(): { readonly table: SourceTable; readonly redis: 
 }
 
 /** Every Redis key of an audience (its {aud:ID} hash tag), sorted. */
-export async function audienceKeyNames(redis: Redis, aud: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `{aud:${aud}}:*`, "COUNT", 1000);
-    out.push(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-  return out.sort();
+export async function audienceKeyNames(redis: RedisLike, aud: string): Promise<string[]> {
+  return (await scanKeys(redis, `{aud:${aud}}:*`)).sort();
 }

@@ -1,6 +1,8 @@
 // The suites that talk to real servers read their addresses from the environment that
 // scripts/test.sh exports. A missing variable fails the suite: CI must never skip them.
 import { randomBytes } from "node:crypto";
+import { Cluster, Redis } from "ioredis";
+import type { RedisLike } from "../../orchestrator/redis/cluster.js";
 
 export function stackEnv(): {
   redisUrl: string;
@@ -43,4 +45,44 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Which Redis the audience suites run on: "single" (REDIS_URL) or "cluster" (the stack's Redis
+ * Cluster), set by the vitest project (BITSYNC_TEST_REDIS): the same suites run on both.
+ */
+export function redisTarget(): "single" | "cluster" {
+  return process.env.BITSYNC_TEST_REDIS === "cluster" ? "cluster" : "single";
+}
+
+/** The environment that points bitsync at the suite's Redis (REDIS_CLUSTER_NODES set or cleared). */
+export function redisTargetEnv(): Record<string, string> {
+  return { REDIS_CLUSTER_NODES: redisTarget() === "cluster" ? stackEnv().redisClusterNodes.join(",") : "" };
+}
+
+/** A plain client of the suite's Redis, for the tests' own looks at keys. */
+export function testRedis(): RedisLike {
+  const env = stackEnv();
+  if (redisTarget() === "single") return new Redis(env.redisUrl);
+  return new Cluster(
+    env.redisClusterNodes.map((n) => ({ host: n.split(":")[0]!, port: Number(n.split(":")[1]) })),
+    { scaleReads: "master" },
+  );
+}
+
+/** Each server of the suite's Redis: the one Redis, or every master of the cluster. */
+export function serversOf(redis: RedisLike): Redis[] {
+  return redis instanceof Cluster ? redis.nodes("master") : [redis];
+}
+
+/** SCRIPT FLUSH on every server: the next script call must load its script again. */
+export async function flushScripts(redis: RedisLike): Promise<void> {
+  await Promise.all(serversOf(redis).map((s) => s.script("FLUSH")));
+}
+
+/** Commands processed by every server so far (INFO stats). */
+export async function commandsProcessed(redis: RedisLike): Promise<number> {
+  let total = 0;
+  for (const s of serversOf(redis)) total += Number(/total_commands_processed:(\d+)/.exec(await s.info("stats"))![1]);
+  return total;
 }

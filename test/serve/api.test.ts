@@ -28,7 +28,6 @@ beforeAll(async () => {
     BITSYNC_BATCH_LIMIT: "2000",
     BITSYNC_PAGE_LIMIT: "500",
     BITSYNC_CACHE_POLL_MS: "60000",
-    REDIS_CLUSTER_NODES: "",
   });
   service = await createService(config, undefined, { defaultMetrics: false });
   app = service.app;
@@ -83,7 +82,7 @@ describe("membership", () => {
     // A fresh service has nothing cached: the first answer to each uid takes the cold path (Redis
     // lookups, segment loads), the second the synchronous one (LRU, resident segment).
     const cold = await createService(
-      table.config({ BITSYNC_MAP_NAMESPACE: service.mapping.mapper.keys.namespace, REDIS_CLUSTER_NODES: "" }),
+      table.config({ BITSYNC_MAP_NAMESPACE: service.mapping.mapper.keys.namespace }),
       undefined,
       { defaultMetrics: false },
     );
@@ -138,7 +137,6 @@ describe("membership", () => {
       table.config({
         BITSYNC_MAP_NAMESPACE: service.mapping.mapper.keys.namespace,
         BITSYNC_BATCH_LIMIT: "2000",
-        REDIS_CLUSTER_NODES: "",
       }),
       undefined,
       { defaultMetrics: false },
@@ -289,13 +287,9 @@ describe("member pages", () => {
       await table.put(e, 20261121, 0, [7, 8, 9, 10, 11]);
       await syncAudience(other.deps, e, { force: true });
       // This server has v1's index cached and its segment pinned: a fresh one has neither.
-      const fresh = await createService(
-        table.config({ BITSYNC_MAP_NAMESPACE: uniqueName("ms"), REDIS_CLUSTER_NODES: "" }),
-        undefined,
-        {
-          defaultMetrics: false,
-        },
-      );
+      const fresh = await createService(table.config({ BITSYNC_MAP_NAMESPACE: uniqueName("ms") }), undefined, {
+        defaultMetrics: false,
+      });
       try {
         const res = await fresh.app.inject({ method: "GET", url: `/v1/audiences/${e}/members?cursor=${first.next}` });
         expect(res.statusCode).toBe(410);

@@ -3,7 +3,6 @@
 // every failure is one line on stderr and leaves the served version as it was.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
 import { SETTINGS } from "../../orchestrator/config/config.js";
@@ -13,10 +12,10 @@ import type { AudienceInfo } from "../../orchestrator/versions/admin.js";
 import { audienceKeyNames, members, newAudienceId, SourceTable, starrocksBytes } from "../helpers/audience.js";
 import { emptyInspection } from "../helpers/cli.js";
 import { starRocksBitmap } from "../helpers/mariadb.js";
-import { stackEnv } from "../helpers/stack.js";
+import { stackEnv, testRedis } from "../helpers/stack.js";
 
 const cli = fileURLToPath(new URL("../../dist/orchestrator/cli/main.js", import.meta.url));
-const redis = new Redis(stackEnv().redisUrl); // fails, never skips, without the stack
+const redis = testRedis(); // the suite's Redis or cluster; fails, never skips, without the stack
 let table: SourceTable;
 
 beforeAll(async () => {

@@ -1,6 +1,5 @@
 // The sync end to end on the real stack: MariaDB (mysql dialect, StarRocks-serialized BLOBs) ->
 // versioned segments in Redis -> the in-process cache, checked against a roaring-wasm oracle.
-import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
 import { audienceKeys } from "../../orchestrator/versions/keys.js";
@@ -11,15 +10,14 @@ import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { audienceKeyNames, members, newAudienceId, sourceFixture, type SourceTable } from "../helpers/audience.js";
 import { RoaringBitmap32 } from "../helpers/roaring.js";
-import { stackEnv, waitFor } from "../helpers/stack.js";
+import { commandsProcessed, flushScripts, testRedis, waitFor } from "../helpers/stack.js";
 import { containsMany } from "../helpers/cache.js";
 
-const env = stackEnv();
 const fx = sourceFixture();
 const { redis } = fx;
 afterEach(async () => {
   // Exercise the NOSCRIPT reload path: the next script call must load its script again.
-  await redis.script("FLUSH");
+  await flushScripts(redis);
 });
 
 function cacheFor(ctx: ReturnType<SourceTable["context"]>, budgetBytes = 64 << 20): SegmentCache {
@@ -349,7 +347,7 @@ describe("segment cache", () => {
     const aud = newAudienceId();
     await fx.table.put(aud, 20261120, 0, [1, 2, 3]);
     const ctx = fx.table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
-    const sub = new Redis(env.redisUrl);
+    const sub = testRedis();
     try {
       await syncAudience(ctx.deps, aud);
       const cache = cacheFor(ctx);
@@ -380,7 +378,7 @@ describe("segment cache", () => {
       // No subscriber at all: only the poll can tell the cache.
       const budgetBytes = 1 << 20;
       const cache = new SegmentCache(ctx.store, BitmapCore.create({ budgetBytes }), { budgetBytes, pollMs: 100 });
-      const sub = new Redis(env.redisUrl);
+      const sub = testRedis();
       onTestFinished(() => sub.disconnect());
       await cache.start(sub, "bitsync:test:nobody-publishes-here");
       expect(await cache.contains(aud, 4)).toEqual({ version: 1, member: false });
@@ -411,7 +409,7 @@ describe("segment cache", () => {
       ...members(400, 8_000_000, 19),
     ];
     const ctx = fx.table.context({ BITSYNC_SYNC_MAX_DRIFT: "100" });
-    const sub = new Redis(env.redisUrl);
+    const sub = testRedis();
     try {
       await fx.table.put(aud, 20261120, 0, contentA);
       await syncAudience(ctx.deps, aud);
@@ -452,7 +450,6 @@ async function scanAudience(aud: string): Promise<string[]> {
   return (await audienceKeyNames(redis, aud)).filter((k) => !k.endsWith(":lock"));
 }
 
-async function commandCount(): Promise<number> {
-  const info = await redis.info("stats");
-  return Number(/total_commands_processed:(\d+)/.exec(info)![1]);
+function commandCount(): Promise<number> {
+  return commandsProcessed(redis);
 }

@@ -1,6 +1,7 @@
-// Liveness, readiness (Redis reachable and the consumer running, or degraded: cached answers
+// Liveness, readiness (Redis, or every cluster master, reachable and the consumer running, or degraded: cached answers
 // continue), metrics, a no-op.
 import type { FastifyInstance } from "fastify";
+import { pingEvery } from "../../redis/cluster.js";
 import type { AppDeps } from "../deps.js";
 
 export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
@@ -8,13 +9,8 @@ export function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void 
 
   // Degraded is still 200: cached segments keep answering, so the instance stays in rotation.
   app.get("/readyz", { schema: { hide: true } }, async () => {
-    const redis = await Promise.race([
-      deps.redis.ping().then(
-        () => "up",
-        () => "down",
-      ),
-      new Promise<string>((r) => setTimeout(() => r("down"), 500).unref()),
-    ]);
+    // On a cluster, every master: one that died leaves its slots unserved until its replica is promoted.
+    const redis = (await pingEvery(deps.redis, 500)) ? "up" : "down";
     // A consumer that retries or stopped does not stop the answers: degraded, still in rotation.
     const { consumer } = deps.readiness;
     const ok = redis === "up" && (consumer === "running" || consumer === "off");
