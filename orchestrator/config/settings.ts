@@ -123,8 +123,8 @@ export const SETTINGS = [
     key: "sourceFormat",
     env: "BITSYNC_SOURCE_FORMAT",
     default: "starrocks",
-    help: "Serialized form of bitmaps in a mysql-dialect BLOB: starrocks, doris, clickhouse or portable",
-    parse: oneOf(["starrocks", "doris", "clickhouse", "portable"] as const),
+    help: "Serialized form of bitmaps in a mysql-dialect BLOB: starrocks, doris, clickhouse, portable (32-bit) or portable64 (the Roaring 64-bit portable format of CRoaring, Go and Java)",
+    parse: oneOf(["starrocks", "doris", "clickhouse", "portable", "portable64"] as const),
   } satisfies Setting<"sourceFormat">,
   {
     key: "sourceClickHouseWidth",

@@ -23,7 +23,7 @@ export interface Config {
   /** mysql dialect: a column holding each bitmap's cardinality (integrity check); null for none. */
   sourceCountColumn: string | null;
   /** Serialized form of the bitmap bytes in a `mysql` dialect BLOB. */
-  sourceFormat: "starrocks" | "doris" | "clickhouse" | "portable";
+  sourceFormat: "starrocks" | "doris" | "clickhouse" | "portable" | "portable64";
   /** clickhouse format: sizeof(T) of groupBitmap's element type, which the bytes do not carry. */
   sourceClickHouseWidth: 1 | 2 | 4 | 8;
   /** Versions kept per audience (rollback, in-flight paging), the current one included. */

@@ -23,6 +23,8 @@ export function emptyBitmapBytes(format: BitmapFormat): Uint8Array {
       return Uint8Array.of(0x3a, 0x30, 0, 0, 0, 0, 0, 0); // cookie 12346, 0 containers
     case "clickhouse":
       return Uint8Array.of(0, 0); // small set, 0 values
+    case "portable64":
+      return new Uint8Array(8); // 0 buckets
     default:
       return Uint8Array.of(0); // type code 0: bitmap_to_base64(bitmap_empty()) = "AA=="
   }

@@ -82,3 +82,27 @@ export function atOddOffset(bytes: Uint8Array): Uint8Array {
   buf.set(bytes, 1);
   return buf.subarray(1, 1 + bytes.length);
 }
+
+/**
+ * The Roaring 64-bit portable format of `members` (below 2^53): a u64 bucket count, then per
+ * high 32 bits a u32 key and the portable blob of the lows (run-optimized), keys ascending.
+ */
+export function portable64(members: Iterable<number>): Uint8Array {
+  const byHigh = new Map<number, number[]>();
+  for (const m of members) {
+    const high = Math.floor(m / 2 ** 32);
+    let lows = byHigh.get(high);
+    if (!lows) byHigh.set(high, (lows = []));
+    lows.push(m % 2 ** 32);
+  }
+  const chunks: Uint8Array[] = [];
+  const count = Buffer.alloc(8);
+  count.writeBigUInt64LE(BigInt(byHigh.size));
+  chunks.push(count);
+  for (const high of [...byHigh.keys()].sort((a, b) => a - b)) {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(high);
+    chunks.push(key, portable(byHigh.get(high)!, true));
+  }
+  return Buffer.concat(chunks);
+}

@@ -82,6 +82,30 @@ describe("bitsync inspect --json", () => {
     expect(JSON.parse(empty.out[0]!)).toEqual(emptyInspection("doris"));
   });
 
+  it("--format portable64: the Roaring 64-bit portable format", async () => {
+    // {1, 2^32 + 5}: count 2, then key 0 with a portable {1} and key 1 with a portable {5}.
+    const bytes =
+      "0200000000000000" +
+      "00000000" +
+      "3a3000000100000000000000100000000100" +
+      "01000000" +
+      "3a3000000100000000000000100000000500";
+    const run = await inspect("--format", "portable64", "--hex", bytes, "--json");
+    expect(run.err).toEqual([]);
+    expect(JSON.parse(run.out[0]!)).toEqual({
+      format: "portable64",
+      typeCode: 0,
+      cardinality: "2",
+      min: "1",
+      max: "4294967301",
+      sample: ["1", "4294967301"],
+      bits64: true,
+    });
+    const cut = await inspect("--format", "portable64", "--hex", bytes.slice(0, -4), "--json");
+    expect(cut.exitCode).not.toBeUndefined();
+    expect(cut.err.join("\n")).toMatch(/portable64 bitmap/);
+  });
+
   it("ClickHouse with --width, and --file", async () => {
     // ClickHouse/ClickHouse src/Functions/FunctionsBitmap.cpp: hex(bitmapBuild([1, 2, 3, 4, 5])).
     const ch = await inspect("--format", "clickhouse", "--width", "1", "--hex", "00050102030405", "--json");

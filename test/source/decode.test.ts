@@ -177,6 +177,12 @@ function clickhouseState(kind: 0 | 1, positions: bigint[], width: ClickHouseWidt
   return cat([1], encodeVarUint(payload.length), payload);
 }
 
+/** The Roaring 64-bit portable format: a u64 bucket count, then { u32 high key, portable blob } per bucket. */
+function portable64(positions: bigint[], opts: MapOptions = {}): Uint8Array {
+  const bs = buckets(positions, { ...opts, native: false });
+  return cat(u64(bs.length), ...bs);
+}
+
 function decode(format: BitmapFormat, bytes: Uint8Array, options: DecodeOptions = {}): DecodedBitmap {
   return decodeBitmap(core, format, bytes, options);
 }
@@ -419,6 +425,41 @@ describe("published vectors", () => {
   });
 });
 
+describe("the Roaring 64-bit portable format", () => {
+  it("reads bytes written by hand from the spec: {1, 2^32 + 5}", () => {
+    // count 2; bucket 0: key 0, a portable blob of {1} (cookie 12346, 1 container, key 0,
+    // cardinality-1 0, offset 16, value 1); bucket 1: key 1, the same blob of {5}.
+    const bytes = hex(
+      "0200000000000000" +
+        "00000000" +
+        "3a30000001000000000000001000000001" +
+        "00" +
+        "01000000" +
+        "3a30000001000000000000001000000005" +
+        "00",
+    );
+    const d = decode("portable64", bytes);
+    expect(d).toMatchObject({ format: "portable64", typeCode: 0, bits64: true });
+    expectMembers(d, [1n, TWO32 + 5n]);
+  });
+
+  it("the spec's test recipe: every other value of [0, 2^16), all of [2^32, 2^32 + 10^6)", () => {
+    // RoaringFormatSpec testdata/README (bitmap64.bin), steps 1 and 2, built with roaring-wasm.
+    const evens = Array.from({ length: 32768 }, (_, i) => BigInt(i * 2));
+    const run = seq(TWO32, TWO32 + 999_999n);
+    expectMembers(decode("portable64", portable64([...evens, ...run], { runOptimize: true })), [...evens, ...run]);
+  });
+
+  it("refuses keys out of order, a count past the input, and trailing bytes", () => {
+    const b0 = cat(u32(5), portable([1], false));
+    const b1 = cat(u32(2), portable([1], false));
+    expect(() => decode("portable64", cat(u64(2), b0, b1))).toThrow(/keys must ascend/);
+    expect(() => decode("portable64", cat(u64(2n ** 40n), b0))).toThrow(BitmapDecodeError);
+    expect(() => decode("portable64", cat(u64(1), b0, [0]))).toThrow(/trailing/);
+    expectMembers(decode("portable64", u64(0)), []);
+  });
+});
+
 // ---- every type code, hand-built --------------------------------------------------------------
 
 describe("every type code, built from roaring-wasm output", () => {
@@ -598,6 +639,7 @@ describe("encode a random set, decode it, get the same set", () => {
             expectMembers(decode(format, bitmapValue(13, positions, opts)), positions);
           }
           expectMembers(decode("clickhouse", clickhouseState(1, positions, 8, opts), { width: 8 }), positions);
+          expectMembers(decode("portable64", portable64(positions, opts)), positions);
         },
       ),
       { numRuns: 25 },
@@ -685,6 +727,8 @@ const SAMPLES: Sample[] = [
   { format: "clickhouse", width: 4, bytes: clickhouseState(1, big(range(100, 300)), 4) },
   { format: "portable", bytes: portable([1, 2, 3, 70000, 140000, 200000], false) },
   { format: "portable", bytes: portable(range(0, 100), true) },
+  { format: "portable64", bytes: portable64(WIDE, { emptyKeys: [3], runOptimize: true }) },
+  { format: "portable64", bytes: portable64([]) },
 ];
 
 function expectDecodeError(s: Sample, bytes: Uint8Array): BitmapDecodeError {

@@ -9,7 +9,7 @@ import { RollbackError, SyncConflictError, UnknownAudienceError } from "../../or
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { BitmapCore } from "../../orchestrator/wasm/core.js";
 import { audienceKeyNames, members, newAudienceId, sourceFixture, type SourceTable } from "../helpers/audience.js";
-import { RoaringBitmap32 } from "../helpers/roaring.js";
+import { RoaringBitmap32, portable64 } from "../helpers/roaring.js";
 import { commandsProcessed, flushScripts, testRedis, waitFor } from "../helpers/stack.js";
 import { containsMany } from "../helpers/cache.js";
 
@@ -338,6 +338,26 @@ describe("segment cache", () => {
       expect(cache.stats().misses).toBe(before.misses);
       expect((await commandCount()) - commands).toBeLessThan(5); // only the INFO calls themselves
       await cache.stop();
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it("syncs audiences kept in the Roaring 64-bit portable format (BITSYNC_SOURCE_FORMAT=portable64)", async () => {
+    const aud = newAudienceId();
+    // Members on both sides of 2^32: two buckets of the 64-bit format, several segments.
+    const m = [...members(3000, 3_000_000, 31), ...members(2000, 3_000_000, 32).map((x) => 2 ** 32 + x)];
+    await fx.table.put(aud, 20261120, 0, Buffer.from(portable64(m)), m.length);
+    const ctx = fx.table.context({ BITSYNC_SOURCE_FORMAT: "portable64" });
+    try {
+      const res = await syncAudience(ctx.deps, aud);
+      expect(res.cardinality).toBe(m.length);
+      const cache = cacheFor(ctx);
+      const probes = [...m.filter((_, i) => i % 7 === 0), ...members(500, 3_000_000, 33), 2 ** 32 + 3_000_001];
+      const inM = new Set(m);
+      for (const x of probes) expect((await cache.contains(aud, x)).member, String(x)).toBe(inM.has(x));
+      const page = await cache.page(aud, { rank: 2998 }, 4);
+      expect(page.bits).toEqual(m.slice(2998, 3002));
     } finally {
       await ctx.close();
     }

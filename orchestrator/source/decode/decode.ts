@@ -4,6 +4,7 @@ import { TYPE_CODE_NAMES } from "./bitmap-value.js";
 import { ClickHouseKind, decodeClickHouse } from "./clickhouse.js";
 import { decodeDoris } from "./doris.js";
 import { decodePortable } from "./portable.js";
+import { decodePortable64 } from "./portable64.js";
 import { decodeStarRocks } from "./starrocks.js";
 import type { BitmapFormat, DecodedBitmap, DecodeOptions } from "./types.js";
 
@@ -26,6 +27,8 @@ export function decodeBitmap(
       return decodeClickHouse(core, bytes, options.width);
     case "portable":
       return decodePortable(core, bytes);
+    case "portable64":
+      return decodePortable64(core, bytes);
     default:
       throw new RangeError(`unknown bitmap format ${String(format)}`);
   }
@@ -45,5 +48,7 @@ export function typeCodeName(format: BitmapFormat, typeCode: number): string {
           : "unknown";
     case "portable":
       return typeCode === 12347 ? "with run containers" : "no run containers";
+    case "portable64":
+      return "64-bit buckets";
   }
 }

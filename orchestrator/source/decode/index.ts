@@ -4,6 +4,7 @@ export { decodeStarRocks } from "./starrocks.js";
 export { decodeDoris } from "./doris.js";
 export { decodeClickHouse, CLICKHOUSE_WIDTHS } from "./clickhouse.js";
 export { decodePortable } from "./portable.js";
+export { decodePortable64 } from "./portable64.js";
 export { cardinality, minMax, smallest, position } from "./members.js";
 export {
   BITMAP_FORMATS,

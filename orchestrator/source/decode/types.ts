@@ -1,9 +1,9 @@
 // The one normalized form every warehouse bitmap is decoded into, and the error decoders raise.
 import { BitsyncError } from "../../errors.js";
 
-export type BitmapFormat = "starrocks" | "doris" | "clickhouse" | "portable";
+export type BitmapFormat = "starrocks" | "doris" | "clickhouse" | "portable" | "portable64";
 
-export const BITMAP_FORMATS: readonly BitmapFormat[] = ["starrocks", "doris", "clickhouse", "portable"];
+export const BITMAP_FORMATS: readonly BitmapFormat[] = ["starrocks", "doris", "clickhouse", "portable", "portable64"];
 
 /**
  * Positions high·2^32 + low for each low in the part. Parts are in ascending `high` order with
@@ -19,12 +19,12 @@ export interface DecodedBitmap {
   format: BitmapFormat;
   /**
    * StarRocks/Doris: the BitmapValue type code (first byte). ClickHouse: the state kind (0 small,
-   * 1 roaring). Portable: the cookie's low 16 bits (12346 no runs, 12347 with runs).
+   * 1 roaring). Portable: the cookie's low 16 bits (12346 no runs, 12347 with runs). Portable64: 0.
    */
   typeCode: number;
   /**
    * The serialized form can carry positions >= 2^32 (a property of the form, not of the values):
-   * StarRocks/Doris codes 3, 4, 5, 10, 13 and ClickHouse width 8. JSON output prints numbers
+   * StarRocks/Doris codes 3, 4, 5, 10, 13, ClickHouse width 8 and portable64. JSON output prints numbers
    * as decimal strings exactly when this is true.
    */
   bits64: boolean;
