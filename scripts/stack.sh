@@ -3,7 +3,7 @@
 #   - Redis       (redis-server, 127.0.0.1, dynamic port)
 #   - MariaDB     (mariadbd, 127.0.0.1, dynamic port, db/user/password "bitsync")
 #   - Kafka proto (librdkafka's mock cluster, 3 brokers, hosted by a kcat process)
-#   - Redis Cluster (3 redis-server masters, no replicas, 127.0.0.1, dynamic ports)
+#   - Redis Cluster (3 redis-server masters, each with one replica, 127.0.0.1, dynamic ports)
 #
 # Usage: bash scripts/stack.sh up|down|env|status
 #   up      install missing packages (apt-get), start what isn't running, wait until ready.
@@ -170,7 +170,7 @@ KAFKA_LOG=$STATE/kafka.log
 # redis-cluster-N.port/.busport, its PID in redis-cluster-N.pid, its log in redis-cluster-N.log.
 CLUSTER_DIR=$STATE/redis-cluster
 CLUSTER_LOG=$STATE/redis-cluster.log   # redis-cli --cluster create
-CLUSTER_NODES=(1 2 3)
+CLUSTER_NODES=(1 2 3 4 5 6)   # redis-cli --cluster create makes 1-3 masters, 4-6 their replicas
 cluster_file() { echo "$STATE/redis-cluster-$1.$2"; }   # node, suffix
 
 redis_our_url()   { [[ -s $REDIS_PORTFILE ]] && echo "redis://127.0.0.1:$(<"$REDIS_PORTFILE")"; }
@@ -425,10 +425,13 @@ kafka_up() {
 }
 
 # Does every node given by client port report cluster_state:ok?
+# Every node says cluster_state:ok, and every replica's link to its master is up (synced).
 cluster_ok() {
-  local port
+  local port info
   for port in "$@"; do
     redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    info=$(redis-cli -h 127.0.0.1 -p "$port" info replication 2>/dev/null) || return 1
+    if grep -q '^role:slave' <<<"$info"; then grep -q '^master_link_status:up' <<<"$info" || return 1; fi
   done
 }
 
@@ -453,7 +456,7 @@ redis_cluster_up() {
   if cluster_stop; then log "stopped the nodes of an incomplete or unhealthy redis cluster"; fi
   mkdir -p "$CLUSTER_DIR"
   rm -f "$CLUSTER_DIR"/nodes-*.conf   # stale node IDs and slots would keep the nodes apart
-  # All six ports first, distinct from each other (none is bound yet when the next is picked).
+  # Every port first (client and bus, per node), distinct from each other (none is bound yet when the next is picked).
   for i in "${CLUSTER_NODES[@]}"; do
     for f in port busport; do
       f=$(cluster_file "$i" "$f")
@@ -477,8 +480,8 @@ redis_cluster_up() {
     wait_until "redis cluster node $i" "$(<"$(cluster_file "$i" pid)")" "$(cluster_file "$i" log)" \
       redis-cli -h 127.0.0.1 -p "${ports[i - 1]}" ping
   done
-  log "creating the redis cluster (3 masters, no replicas; output in $CLUSTER_LOG)"
-  timeout "$TIMEOUT" redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
+  log "creating the redis cluster (3 masters, 3 replicas; output in $CLUSTER_LOG)"
+  timeout "$TIMEOUT" redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
     </dev/null >>"$CLUSTER_LOG" 2>&1 || die "redis-cli --cluster create failed; see $CLUSTER_LOG"
   wait_until "redis cluster (cluster_state:ok on every node)" "" "$CLUSTER_LOG" cluster_ok "${ports[@]}"
   log "redis cluster ready ($(redis_cluster_our_url))"

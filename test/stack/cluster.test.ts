@@ -45,7 +45,7 @@ describe("Redis Cluster (BITSYNC_STACK_CLUSTER_NODES)", () => {
     await Promise.all([...direct.values()].map((r) => r.quit()));
   });
 
-  it("has 3 masters, no replicas, covering all 16384 slots", async () => {
+  it("has 3 masters, each with one synced replica, covering all 16384 slots", async () => {
     const info = (await cluster.cluster("INFO")) as string;
     expect(info).toMatch(/^cluster_state:ok\r?$/m);
     expect(info).toMatch(/^cluster_slots_assigned:16384\r?$/m);
@@ -56,7 +56,12 @@ describe("Redis Cluster (BITSYNC_STACK_CLUSTER_NODES)", () => {
       expect(((await node.role()) as unknown[])[0]).toBe("master");
     }
     expect(cluster.nodes("master")).toHaveLength(3);
-    expect(cluster.nodes("slave")).toHaveLength(0);
+    // CLUSTER SLOTS names one replica per slot range after its master: a failover has somewhere to go.
+    for (const [, , , ...replicas] of await cluster.cluster("SLOTS")) expect(replicas).toHaveLength(1);
+    expect(cluster.nodes("slave")).toHaveLength(3);
+    for (const replica of cluster.nodes("slave")) {
+      expect(await replica.info("replication")).toMatch(/^master_link_status:up\r?$/m);
+    }
   });
 
   it("puts every key of a hash tag in its tag's slot, on the master that owns the slot", async () => {
