@@ -3,6 +3,8 @@ import { SingleBar, Presets } from "cli-progress";
 import type { Command } from "commander";
 import type { Logger } from "pino";
 import { configFromEnv, type Config } from "../config/config.js";
+import { isRedisUnreachable } from "../redis/client.js";
+import { redisWhere } from "../runtime/resources.js";
 import { Shutdown } from "../runtime/shutdown.js";
 import { logger, rootLogger } from "../log.js";
 import { audienceInfo, collectGarbage, rollbackAudience } from "../versions/admin.js";
@@ -23,7 +25,12 @@ async function withContext<T>(
   try {
     await fn(ctx, config, log);
   } catch (err) {
-    console.error(`bitsync ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    const why = err instanceof Error ? err.message : String(err);
+    // ioredis' words alone ("Connection is closed") do not say which server, or what to do.
+    const line = isRedisUnreachable(err)
+      ? `Redis at ${redisWhere(config)} did not answer (${why}); a version is switched whole or not at all: run it again once Redis answers`
+      : why;
+    console.error(`bitsync ${name}: ${line}`);
     process.exitCode = 1;
   } finally {
     await ctx.close();

@@ -55,7 +55,7 @@ export function duplicateRedis<R extends RedisLike>(redis: R, name: string, over
 
 // What ioredis says when the server is away, frozen or cut off; not a reply of the server.
 const UNREACHABLE =
-  /Stream isn't writeable|Connection is closed|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN/i;
+  /Too many Cluster redirections|CLUSTERDOWN|Failed to refresh slots cache|Stream isn't writeable|Connection is closed|Command timed out|max retries per request|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN/i;
 
 /** Whether `err` says that Redis could not be reached (as opposed to a reply of the server). */
 export function isRedisUnreachable(err: unknown): boolean {

@@ -46,26 +46,39 @@ export function createRedisCluster(nodes: string[], log?: Logger, opts: RedisCli
 }
 
 /**
- * Whether every server the client writes to answers a PING within `timeoutMs`: the one Redis, or
- * every master of the cluster as the client knows them. A master that died is "down" until the
- * client's slot map names its promoted replica instead (a refresh follows the first redirect or
- * failed command, and runs every few seconds).
+ * Whether every server the client writes to answers a PING within `timeoutMs`: the one Redis,
+ * or on a cluster the master of every slot range as the cluster itself names them (CLUSTER
+ * SLOTS), which must cover all 16384 slots. A master that died is still named there until its
+ * replica is promoted, and does not answer: "down" for exactly that window.
  */
 export async function pingEvery(redis: RedisLike, timeoutMs: number): Promise<boolean> {
-  const servers = redis instanceof Cluster ? redis.nodes("master") : [redis];
-  if (servers.length === 0) return false;
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)));
   try {
-    const all = Promise.all(servers.map((s) => s.ping())).then(
-      () => true,
-      () => false,
-    );
-    return await Promise.race([all, late]);
+    const check = (redis instanceof Cluster ? mastersAnswer(redis) : redis.ping().then(() => true)).catch(() => false);
+    return await Promise.race([check, late]);
   } finally {
     clearTimeout(timer);
   }
 }
+
+async function mastersAnswer(cluster: Cluster): Promise<boolean> {
+  const ranges = await cluster.cluster("SLOTS");
+  const known = new Map(cluster.nodes("all").map((n) => [`${n.options.host}:${n.options.port}`, n]));
+  let covered = 0;
+  const masters = new Set<Redis>();
+  for (const [start, end, master] of ranges) {
+    covered += end - start + 1;
+    const node = master && known.get(`${master[0]}:${master[1]}`);
+    if (!node) return false; // a master the client has no connection to yet: not ready to write there
+    masters.add(node);
+  }
+  if (covered < CLUSTER_SLOTS) return false;
+  await Promise.all([...masters].map((m) => m.ping()));
+  return true;
+}
+
+const CLUSTER_SLOTS = 16384;
 
 /**
  * Every key matching `pattern`, by SCAN (never KEYS: it would block a server holding millions):

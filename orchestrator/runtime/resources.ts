@@ -18,6 +18,13 @@ export type StopStep = <T>(what: string, work: Promise<T>) => Promise<T>;
 
 const justAwait: StopStep = (_what, work) => work;
 
+/** Where a process of `config` finds Redis, for messages: the URL (redacted) or the cluster's seeds. */
+export function redisWhere(config: Config): string {
+  return config.redisClusterNodes.length > 0
+    ? `the Redis Cluster of ${config.redisClusterNodes.join(",")}`
+    : redact(config.redisUrl);
+}
+
 export class Resources {
   readonly #closers: { name: string; close: () => Promise<unknown> | void }[] = [];
   readonly #made = new Map<string, unknown>();
@@ -50,10 +57,7 @@ export class Resources {
 
   /** Where the Redis of this process is, for messages: the URL (redacted) or the cluster's seeds. */
   get redisWhere(): string {
-    const c = this.config;
-    return c.redisClusterNodes.length > 0
-      ? `the Redis Cluster of ${c.redisClusterNodes.join(",")}`
-      : redact(c.redisUrl);
+    return redisWhere(this.config);
   }
 
   /**

@@ -9,7 +9,7 @@ import { SourceTable, newAudienceId } from "../helpers/audience.js";
 import { lastJson } from "../helpers/cli.js";
 import { waitFor } from "../helpers/stack.js";
 import { denseBitmap } from "./helpers/bitmaps.js";
-import { FAST, http, serve, settle, stopServe, type Answer, type Served } from "./helpers/daemon.js";
+import { FAST, PACED_SYNC, http, serve, settle, stopServe, type Answer, type Served } from "./helpers/daemon.js";
 import { cli, exitWithin, logLines, sleep, stopAll } from "./helpers/procs.js";
 import { PrivateRedis } from "./helpers/servers.js";
 
@@ -163,14 +163,7 @@ describe("Redis stopped and started", () => {
     await table.put(aud, 20260102, 0, big.bytes, big.cardinality);
 
     // One segment per round trip at 500 kB/s: the write lasts seconds, so Redis stops mid-write.
-    const run = cli(
-      ["sync", aud, "--force"],
-      env({
-        BITSYNC_LOG_LEVEL: "silent",
-        BITSYNC_SYNC_WRITE_CHUNK_BYTES: "1",
-        BITSYNC_SYNC_WRITE_BYTES_PER_S: "500000",
-      }),
-    );
+    const run = cli(["sync", aud, "--force"], env(PACED_SYNC));
     const probe = probeClient();
     try {
       await waitFor("the sync to write", async () => ((await probe.scard(keys.segs)) > 1 ? true : undefined), 30_000);

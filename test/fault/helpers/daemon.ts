@@ -6,6 +6,16 @@ import type { SourceTable } from "../../helpers/audience.js";
 import { uniqueName, waitFor } from "../../helpers/stack.js";
 import { cli, exitWithin, logLines, sleep, tail, type Cli } from "./procs.js";
 
+/**
+ * Settings of a sync slow enough to be cut off mid-write: one segment per round trip at 500 kB/s
+ * (a 20-segment audience writes for seconds), logs off so stderr holds only its one-line result.
+ */
+export const PACED_SYNC: Record<string, string> = {
+  BITSYNC_LOG_LEVEL: "silent",
+  BITSYNC_SYNC_WRITE_CHUNK_BYTES: "1",
+  BITSYNC_SYNC_WRITE_BYTES_PER_S: "500000",
+};
+
 /** Short settings, so a fault shows within seconds (values of the fault suite). */
 export const SHUTDOWN_MS = 3000;
 export const FAST: Record<string, string> = {

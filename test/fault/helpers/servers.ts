@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Redis } from "ioredis";
 import mysql from "mysql2/promise";
 import { freePort } from "../../../orchestrator/util/net.js";
 import { createStarRocksEmulation } from "../../helpers/mariadb.js";
@@ -311,4 +312,104 @@ function reachable(port: number): Promise<boolean> {
 /** mariadbd refuses to run as root unless told --user=root; root authenticates by unix_socket. */
 function userName(): string {
   return userInfo().username;
+}
+
+/**
+ * A PRIVATE Redis Cluster of three masters with one replica each (the stack's shape), with a
+ * short node timeout (1 s) so that a killed master's replica takes over within seconds.
+ */
+export class PrivateRedisCluster {
+  private constructor(
+    readonly nodes: { port: number; proc: ChildProcess }[],
+    private readonly dir: string,
+  ) {}
+
+  /** REDIS_CLUSTER_NODES for bitsync: every node. */
+  get seeds(): string {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(",");
+  }
+
+  static async start(): Promise<PrivateRedisCluster> {
+    const dir = tempDir("bsf-rc-");
+    const nodes: { port: number; proc: ChildProcess }[] = [];
+    const taken = new Set<number>();
+    const port = async (): Promise<number> => {
+      for (;;) {
+        const p = await freePort();
+        if (!taken.has(p)) return (taken.add(p), p);
+      }
+    };
+    for (let i = 0; i < 6; i++) {
+      const [client, bus] = [await port(), await port()];
+      const nodeDir = join(dir, String(i));
+      await run("mkdir", ["-p", nodeDir]);
+      const proc = spawnServer("redis-server", [
+        ...["--port", String(client), "--bind", "127.0.0.1", "--dir", nodeDir],
+        ...["--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-config-file", "nodes.conf"],
+        ...["--cluster-node-timeout", "1000", "--save", "", "--appendonly", "no"],
+        ...["--logfile", join(nodeDir, "redis.log")],
+      ]);
+      nodes.push({ port: client, proc });
+    }
+    for (const n of nodes) {
+      await until(`cluster node on ${n.port}`, n.proc, 15_000, () => probe(n.port, "PING\r\n", "+PONG"));
+    }
+    const cluster = new PrivateRedisCluster(nodes, dir);
+    await run(
+      binary("redis-cli"),
+      ["--cluster", "create", ...cluster.seeds.split(","), "--cluster-replicas", "1", "--cluster-yes"],
+      { timeout: 60_000 },
+    );
+    await cluster.healthy(30_000);
+    return cluster;
+  }
+
+  /** Every live node says cluster_state:ok and every live replica is linked to its master. */
+  async healthy(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const live = this.nodes.filter((n) => alive(n.proc));
+      const states = await Promise.all(live.map((n) => this.info(n.port).catch(() => "")));
+      const ok = states.every(
+        (s) => /cluster_state:ok/.test(s) && (!/role:slave/.test(s) || /master_link_status:up/.test(s)),
+      );
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`private redis cluster not healthy after ${ms} ms`);
+      await sleep(200);
+    }
+  }
+
+  private async info(port: number): Promise<string> {
+    const [cluster, replication] = await Promise.all([
+      run(binary("redis-cli"), ["-p", String(port), "cluster", "info"], { timeout: 5000 }),
+      run(binary("redis-cli"), ["-p", String(port), "info", "replication"], { timeout: 5000 }),
+    ]);
+    return cluster.stdout + replication.stdout;
+  }
+
+  /** The node that is master of `key`'s slot now, as a live node sees it. */
+  async masterOf(key: string): Promise<{ port: number; proc: ChildProcess }> {
+    const asker = new Redis({ port: this.nodes.find((n) => alive(n.proc))!.port, maxRetriesPerRequest: 1 });
+    try {
+      const slot = Number(await asker.cluster("KEYSLOT", key));
+      for (const [start, end, master] of await asker.cluster("SLOTS")) {
+        if (slot < start || slot > end || !master) continue;
+        const node = this.nodes.find((n) => n.port === master[1]);
+        if (node) return node;
+      }
+      throw new Error(`no master found for slot ${slot}`);
+    } finally {
+      asker.disconnect();
+    }
+  }
+
+  /** SIGKILL one node, and waits for its exit. */
+  async kill(node: { proc: ChildProcess }): Promise<void> {
+    await signalAndWait(node.proc, "SIGKILL");
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.allSettled(this.nodes.map((n) => signalAndWait(n.proc, "SIGKILL")));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }
