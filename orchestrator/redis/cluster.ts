@@ -80,13 +80,18 @@ async function mastersAnswer(cluster: Cluster): Promise<boolean> {
 
 const CLUSTER_SLOTS = 16384;
 
+/** Each server of a client: the one Redis, or every master of the cluster as the client knows them. */
+export function serversOf(redis: RedisLike): Redis[] {
+  return redis instanceof Cluster ? redis.nodes("master") : [redis];
+}
+
 /**
  * Every key matching `pattern`, by SCAN (never KEYS: it would block a server holding millions):
  * on a cluster, on every master, since SCAN walks one node's keys.
  */
 export async function scanKeys(redis: RedisLike, pattern: string): Promise<string[]> {
   const out: string[] = [];
-  for (const server of redis instanceof Cluster ? redis.nodes("master") : [redis]) {
+  for (const server of serversOf(redis)) {
     let cursor = "0";
     do {
       const [next, keys] = await server.scan(cursor, "MATCH", pattern, "COUNT", 1000);

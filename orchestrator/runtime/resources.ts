@@ -55,11 +55,6 @@ export class Resources {
     );
   }
 
-  /** Where the Redis of this process is, for messages: the URL (redacted) or the cluster's seeds. */
-  get redisWhere(): string {
-    return redisWhere(this.config);
-  }
-
   /**
    * The Redis of audiences: the Redis Cluster of REDIS_CLUSTER_NODES when set (REDIS_URL is then
    * not used), else REDIS_URL. Every key of one audience shares its {aud:ID} tag, so each script

@@ -7,7 +7,7 @@ import { SegmentCache } from "../cache/segment-cache.js";
 import type { Config } from "../config/config.js";
 import { mappingContextOf, type MappingContext } from "../mapping/context.js";
 import { ensureReachable } from "../redis/client.js";
-import { Resources, type StopStep } from "../runtime/resources.js";
+import { Resources, redisWhere, type StopStep } from "../runtime/resources.js";
 import { syncContextOf, type SyncContext } from "../sync/context.js";
 import { syncAudience } from "../sync/sync.js";
 import { buildApp } from "./app.js";
@@ -40,7 +40,7 @@ export async function createService(
   const resources = new Resources(config, log);
   const sync = syncContextOf(resources);
   try {
-    await ensureReachable(sync.redis, resources.redisWhere, config.startupTimeoutMs);
+    await ensureReachable(sync.redis, redisWhere(config), config.startupTimeoutMs);
   } catch (err) {
     await resources.close();
     throw err;

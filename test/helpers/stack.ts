@@ -2,7 +2,7 @@
 // scripts/test.sh exports. A missing variable fails the suite: CI must never skip them.
 import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
-import type { RedisLike } from "../../orchestrator/redis/cluster.js";
+import { serversOf, type RedisLike } from "../../orchestrator/redis/cluster.js";
 
 export function stackEnv(): {
   redisUrl: string;
@@ -68,11 +68,6 @@ export function testRedis(): RedisLike {
     env.redisClusterNodes.map((n) => ({ host: n.split(":")[0]!, port: Number(n.split(":")[1]) })),
     { scaleReads: "master" },
   );
-}
-
-/** Each server of the suite's Redis: the one Redis, or every master of the cluster. */
-export function serversOf(redis: RedisLike): Redis[] {
-  return redis instanceof Cluster ? redis.nodes("master") : [redis];
 }
 
 /** SCRIPT FLUSH on every server: the next script call must load its script again. */

@@ -4,7 +4,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SegmentCache } from "../../orchestrator/cache/segment-cache.js";
-import { createRedisCluster, pingEvery } from "../../orchestrator/redis/cluster.js";
+import { createRedisCluster, pingEvery, scanKeys } from "../../orchestrator/redis/cluster.js";
 import { createService } from "../../orchestrator/serve/service.js";
 import { syncAudience } from "../../orchestrator/sync/sync.js";
 import { audienceInfo, collectGarbage, rollbackAudience } from "../../orchestrator/versions/admin.js";
@@ -35,18 +35,7 @@ afterAll(async () => {
 
 /** How many keys of the audience each master holds (SCAN on each node). */
 async function keysPerMaster(aud: string): Promise<number[]> {
-  return Promise.all(
-    masters.map(async (m) => {
-      let n = 0;
-      let cursor = "0";
-      do {
-        const [next, keys] = await m.scan(cursor, "MATCH", `{aud:${aud}}:*`, "COUNT", 1000);
-        n += keys.length;
-        cursor = next;
-      } while (cursor !== "0");
-      return n;
-    }),
-  );
+  return Promise.all(masters.map(async (m) => (await scanKeys(m, `{aud:${aud}}:*`)).length));
 }
 
 describe("audiences on Redis Cluster", () => {

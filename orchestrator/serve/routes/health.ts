@@ -1,5 +1,5 @@
-// Liveness, readiness (Redis, or every cluster master, reachable and the consumer running, or degraded: cached answers
-// continue), metrics, a no-op.
+// Liveness, readiness (Redis, or every cluster master, reachable and the consumer running, or
+// degraded: cached answers continue), metrics, a no-op.
 import type { FastifyInstance } from "fastify";
 import { pingEvery } from "../../redis/cluster.js";
 import type { AppDeps } from "../deps.js";

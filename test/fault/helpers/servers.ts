@@ -4,7 +4,7 @@
 // cluster hosted by kcat. Each runs in a process group of its own, tracked by procs.ts, so
 // stopAll() in afterAll ends whatever a failing test left behind.
 import { execFile, type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -342,7 +342,7 @@ export class PrivateRedisCluster {
     for (let i = 0; i < 6; i++) {
       const [client, bus] = [await port(), await port()];
       const nodeDir = join(dir, String(i));
-      await run("mkdir", ["-p", nodeDir]);
+      mkdirSync(nodeDir);
       const proc = spawnServer("redis-server", [
         ...["--port", String(client), "--bind", "127.0.0.1", "--dir", nodeDir],
         ...["--cluster-enabled", "yes", "--cluster-port", String(bus), "--cluster-config-file", "nodes.conf"],
